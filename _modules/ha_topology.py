@@ -1,0 +1,83 @@
+"""
+The hastack cluster topology, as seen from this node.
+
+A thin adapter over :mod:`hastack.topology`: the ``hastack`` pillar key is the topology, and
+these functions answer what this node needs from it (its roles, the packages those roles
+need, /etc/hosts entries) and validate it.
+
+Requires the ``hastack`` package importable by the minion's Python
+(``salt-pip install hastack`` on a onedir install, ``pip install hastack`` in a venv).
+"""
+
+try:
+    from hastack import topology
+
+    HAS_HASTACK = True
+except ImportError:
+    HAS_HASTACK = False
+
+__virtualname__ = "ha_topology"
+
+
+def __virtual__():
+    if not HAS_HASTACK:
+        return (False, "ha_topology: the hastack package is not importable by this minion's "
+                       "Python; install it there (salt-pip install hastack)")
+    return __virtualname__
+
+
+def _topo():
+    return __salt__["pillar.get"]("hastack", {})
+
+
+def validate():
+    """
+    Validate the topology pillar; returns the list of errors (empty when valid).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' ha_topology.validate
+    """
+    return topology.validate(_topo())
+
+
+def node(name=None):
+    """
+    This node's entry in the topology (address, roles); ``name`` defaults to the minion id.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_topology.node
+    """
+    name = name or __grains__["id"]
+    return _topo().get("nodes", {}).get(name, {})
+
+
+def packages(name=None):
+    """
+    The packages this node's roles need, from ``hastack:common:packages``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_topology.packages
+    """
+    return topology.packages_for(_topo(), node(name).get("roles", []))
+
+
+def hosts():
+    """
+    ``{name: address}`` of every node, for /etc/hosts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' ha_topology.hosts
+    """
+    return topology.hosts_entries(_topo())

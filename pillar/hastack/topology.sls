@@ -1,0 +1,36 @@
+# The cluster topology: the one place that says which nodes exist, what they do, and where the
+# virtual IPs live. Every hastack state and runner reads it; `salt-run hastack.validate` (and
+# the first step of orch.deploy) checks it before anything is changed.
+# This example is the lab's shape: 3 controllers and 2 network nodes on 198.18.10.0/24.
+hastack:
+  cluster_name: hastack
+  network:
+    subnet: 198.18.10.0/24
+    interface: host0            # the link the VIPs are added to
+  nodes:
+    ctl1: {address: 198.18.10.11, roles: [controller]}
+    ctl2: {address: 198.18.10.12, roles: [controller]}
+    ctl3: {address: 198.18.10.13, roles: [controller]}
+    net1: {address: 198.18.10.14, roles: [network]}
+    net2: {address: 198.18.10.15, roles: [network]}
+  vips:
+    # One VRRP instance per VIP; router ids unique on the link; the node list is the order of
+    # preference (the first holds the VIP while it is healthy).
+    api: {address: 198.18.10.100, router_id: 51, nodes: [ctl1, ctl2, ctl3]}
+    db: {address: 198.18.10.101, router_id: 52, nodes: [ctl1, ctl2, ctl3]}
+  services:
+    # port: what the service binds on each node's own address; vip: its haproxy frontend.
+    galera: {nodes: [ctl1, ctl2, ctl3], port: 3306, vip: db}      # odd, or set arbitrator
+    rabbitmq: {nodes: [ctl1, ctl2, ctl3], port: 5672}
+    keystone: {nodes: [ctl1, ctl2, ctl3], port: 5000, vip: api}
+  common:
+    sysctl:
+      net.ipv4.ip_nonlocal_bind: 1   # haproxy binds VIPs this node does not hold (yet)
+    packages:
+      all: [iproute2, curl, procps, systemd-timesyncd]
+      controller: [haproxy, keepalived, mariadb-server, galera-4, rsync, rabbitmq-server]
+      network: [keepalived]
+    pkg_refresh: true                # apt-get update before installing
+    timesync: true                   # skipped inside containers: the host owns the clock
+  # secrets: generated into pillar/hastack/secrets.sls by
+  #   hastack secrets --out pillar/hastack/secrets.sls

@@ -1,0 +1,5 @@
+base:
+  '*':
+    - hastack.topology
+    - hastack.secrets
+    - ignore_missing: True

@@ -1,0 +1,72 @@
+"""The lab's shape as data: node names, addresses, the bridge, and the topology pillar for it.
+
+Bridge ``habr0`` in 198.18.10.0/24 (198.18.0.0/15 is reserved for benchmarks, so the lab never
+collides with a real network): the host is .1, nodes are numbered from .11 (controllers first,
+then network nodes) and VIPs from .100.
+"""
+
+import ipaddress
+
+BRIDGE = "habr0"
+SUBNET = ipaddress.IPv4Network("198.18.10.0/24")
+HOST = SUBNET.network_address + 1
+FIRST_NODE = 11
+FIRST_VIP = 100
+NODE_IFACE = "host0"      # the container end of systemd-nspawn's --network-bridge veth
+
+# Packages the common state insists on, per role; the lab image has them baked in.
+PACKAGES = {
+    "all": ["iproute2", "curl", "procps", "systemd-timesyncd"],
+    "controller": ["haproxy", "keepalived", "mariadb-server", "galera-4", "rsync",
+                   "rabbitmq-server"],
+    "network": ["keepalived"],
+}
+
+
+def node_names(controllers, network):
+    return (["ctl%d" % i for i in range(1, controllers + 1)]
+            + ["net%d" % i for i in range(1, network + 1)])
+
+
+def node_address(index):
+    """Address of the node at 0-based position ``index`` in :func:`node_names`."""
+    return SUBNET.network_address + FIRST_NODE + index
+
+
+def host_veth(name):
+    """The host end of a node's veth, as systemd-nspawn names it."""
+    return ("vb-" + name)[:15]
+
+
+def make_topology(controllers=3, network=2):
+    """The ``hastack`` pillar for a lab of ``controllers`` + ``network`` nodes."""
+    names = node_names(controllers, network)
+    ctls = names[:controllers]
+    nodes = {}
+    for i, name in enumerate(names):
+        nodes[name] = {"address": str(node_address(i)),
+                       "roles": ["controller"] if name.startswith("ctl") else ["network"]}
+    vip = SUBNET.network_address + FIRST_VIP
+    galera = {"nodes": list(ctls), "port": 3306, "vip": "db"}
+    if controllers % 2 == 0 and network:
+        galera["arbitrator"] = names[controllers]
+    return {
+        "cluster_name": "hastack",
+        "network": {"subnet": str(SUBNET), "interface": NODE_IFACE},
+        "nodes": nodes,
+        "vips": {
+            "api": {"address": str(vip), "router_id": 51, "nodes": list(ctls)},
+            "db": {"address": str(vip + 1), "router_id": 52, "nodes": list(ctls)},
+        },
+        "services": {
+            "galera": galera,
+            "rabbitmq": {"nodes": list(ctls), "port": 5672},
+            "keystone": {"nodes": list(ctls), "port": 5000, "vip": "api"},
+        },
+        "common": {
+            "sysctl": {"net.ipv4.ip_nonlocal_bind": 1},
+            "packages": PACKAGES,
+            # The lab's bridge has no route to a package mirror: everything is baked in.
+            "pkg_refresh": False,
+        },
+    }
