@@ -55,8 +55,10 @@ def validate(minion=None):
     errors = list(pillar.get("_errors", []))
     errors += topology.validate(pillar.get("hastack"))
     if errors:
+        # __context__ fails an orchestration step; "retcode" in the return sets the exit code
+        # of salt-run (salt/cli/run.py reads it there).
         __context__["retcode"] = 1
-        return {"result": False, "errors": errors}
+        return {"result": False, "errors": errors, "retcode": 1}
     topo = pillar["hastack"]
     return {"result": True, "errors": [],
             "summary": "%d nodes, %d VIPs, %d services" % (

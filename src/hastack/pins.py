@@ -16,4 +16,5 @@ RUNTIME = [
 
 TEST = [
     "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
 ]

@@ -40,9 +40,8 @@ SECRETS = (
     "haproxy_stats_password",
 )
 SECRET_MIN_LENGTH = 16
-# Values seen as defaults in the wild; a pillar carrying one is refused.
-WEAK_SECRETS = {"password", "secret", "guest", "admin", "changeme", "openstack", "root",
-                "hastack", "stackqueue", "rabbit", "mysql", "keystone"}
+# A long but repetitive value ("passwordpassword", "aaaa...") is as weak as a short one.
+SECRET_MIN_DISTINCT = 8
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
@@ -275,8 +274,9 @@ def validate_secret(key, value):
     if not isinstance(value, str) or len(value) < SECRET_MIN_LENGTH:
         return ["%s: shorter than %d characters; generate it with `hastack secrets`"
                 % (field, SECRET_MIN_LENGTH)]
-    if value.lower() in WEAK_SECRETS:
-        return ["%s: is a well-known default; generate it with `hastack secrets`" % field]
+    if len(set(value)) < SECRET_MIN_DISTINCT:
+        return ["%s: too repetitive (fewer than %d distinct characters); generate it with "
+                "`hastack secrets`" % (field, SECRET_MIN_DISTINCT)]
     return []
 
 

@@ -159,7 +159,7 @@ class Node:
     def system_state(self):
         """systemd's view of the boot: 'running', 'degraded', 'starting'... or 'off'."""
         if not self.is_running():
-            return "off"
+            return "starting" if self.nspawn_pid() else "off"
         try:
             res = self.exec(["systemctl", "is-system-running"], timeout=10)
         except (subprocess.TimeoutExpired, LabError):

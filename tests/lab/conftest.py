@@ -1,0 +1,70 @@
+"""Lab tests: one lab for the whole session, brought up with the user's command
+(`hastack lab up`) and torn down at the end, pass or fail. `make test` also runs
+`hastack lab down` after pytest, in case pytest itself dies."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hastack.lab.lab import Lab
+
+NODES = ["ctl1", "ctl2", "ctl3", "net1", "net2"]
+
+
+def hastack(*args, timeout=1800, check=True):
+    res = subprocess.run([sys.executable, "-m", "hastack.cli"] + list(args), text=True,
+                         capture_output=True, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError("hastack %s exited %d\n%s\n%s" % (" ".join(args), res.returncode,
+                                                               res.stdout[-4000:],
+                                                               res.stderr[-4000:]))
+    return res
+
+
+class LabClient:
+    """What a test needs: the CLI, salt against the lab's master, commands in nodes."""
+
+    def __init__(self):
+        self.lab = Lab(progress=lambda *a: None)
+
+    def salt(self, *args, timeout=120):
+        res = self.lab.master.cmd("salt", list(args) + ["--out=json", "--static"],
+                                  timeout=timeout)
+        return json.loads(res.stdout or "{}")
+
+    def salt_run(self, *args, timeout=300):
+        return self.lab.master.cmd("salt-run", list(args), timeout=timeout)
+
+    def ping(self, nodes=NODES, timeout=5):
+        return self.lab.master.ping(nodes, timeout=timeout)
+
+    def sh(self, node, *argv, timeout=30):
+        return self.lab.node(node).exec(list(argv), timeout=timeout)
+
+    def reaches(self, src, dst_addr):
+        """Can node ``src`` reach ``dst_addr`` (one ping, 1 s)?"""
+        return self.sh(src, "ping", "-c1", "-W1", dst_addr).returncode == 0
+
+    def status(self):
+        return json.loads(hastack("lab", "status", "--json").stdout)
+
+    def wait_for(self, predicate, timeout=60, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.5)
+        raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
+
+
+@pytest.fixture(scope="session")
+def lab():
+    try:
+        res = hastack("lab", "up")
+        sys.stdout.write(res.stdout[-2000:])
+        yield LabClient()
+    finally:
+        hastack("lab", "down", check=False)

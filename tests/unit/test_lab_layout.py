@@ -1,0 +1,57 @@
+"""The lab's shape: names, addresses and the topology it generates for any size."""
+
+import pytest
+
+from hastack import topology
+from hastack.lab import image, layout
+
+SECRETS = {key: "lab-secret-0123456789-%s" % key for key in topology.SECRETS}
+
+
+@pytest.mark.parametrize("controllers,network", [(3, 2), (1, 0), (5, 1), (3, 0), (2, 1)])
+def test_generated_topology_is_valid(controllers, network):
+    topo = dict(layout.make_topology(controllers, network), secrets=SECRETS)
+    assert topology.validate(topo) == []
+
+
+def test_default_lab_addresses():
+    topo = layout.make_topology(3, 2)
+    assert topology.hosts_entries(topo) == {
+        "ctl1": "198.18.10.11", "ctl2": "198.18.10.12", "ctl3": "198.18.10.13",
+        "net1": "198.18.10.14", "net2": "198.18.10.15"}
+    assert topo["vips"]["api"]["address"] == "198.18.10.100"
+    assert str(layout.HOST) == "198.18.10.1"
+
+
+def test_two_controllers_use_a_network_node_as_arbitrator():
+    topo = layout.make_topology(2, 1)
+    assert topo["services"]["galera"]["arbitrator"] == "net1"
+
+
+def test_two_controllers_without_a_third_vote_are_refused():
+    topo = dict(layout.make_topology(2, 0), secrets=SECRETS)
+    assert any(e.startswith("hastack:services:galera:nodes") and "even cluster" in e
+               for e in topology.validate(topo))
+
+
+def test_host_veth_name_fits_the_kernel_limit():
+    assert layout.host_veth("ctl1") == "vb-ctl1"
+    assert len(layout.host_veth("a-very-long-node-name")) == 15
+
+
+def test_recipe_hash_is_stable_and_covers_the_packages(monkeypatch):
+    first = image.recipe_hash()
+    assert first == image.recipe_hash()
+    monkeypatch.setattr(image, "PACKAGES", image.PACKAGES + ["tcpdump"])
+    assert image.recipe_hash() != first
+
+
+@pytest.mark.parametrize("text,mirror", [
+    ("Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n",
+     "http://mirror.example/debian"),
+    ("deb http://security.example/debian-security bookworm-security main\n"
+     "deb http://mirror.example/debian bookworm main\n", "http://mirror.example/debian"),
+    ("# nothing here\n", None),
+])
+def test_mirror_from_sources(text, mirror):
+    assert image.mirror_from_sources(text) == mirror

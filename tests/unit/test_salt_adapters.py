@@ -1,0 +1,61 @@
+"""The Salt adapters are thin: given a pillar, they hand it to hastack and report back in
+Salt's terms (return data, retcode, __virtual__ reasons). Loaded as plain modules with the
+dunders Salt would inject."""
+
+import importlib.util
+import os
+
+from conftest import REPO
+
+
+def load(kind, name, **dunders):
+    path = os.path.join(REPO, kind, name + ".py")
+    spec = importlib.util.spec_from_file_location("test_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for key, value in dunders.items():
+        setattr(mod, key, value)
+    return mod
+
+
+def test_validate_runner_refuses_and_sets_retcode(good, monkeypatch):
+    good["vips"]["db"]["router_id"] = 51
+    runner = load("_runners", "hastack", __opts__={"id": "master"}, __context__={})
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": good})
+    ret = runner.validate()
+    assert ret["result"] is False and ret["retcode"] == 1
+    assert ret["errors"] == ["hastack:vips:db:router_id: 51 is already used by VIP api; "
+                             "VRRP router ids must be unique on the link"]
+    assert runner.__context__["retcode"] == 1
+
+
+def test_validate_runner_reports_pillar_render_errors(good, monkeypatch):
+    runner = load("_runners", "hastack", __opts__={"id": "master"}, __context__={})
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {
+        "hastack": good, "_errors": ["Rendering SLS 'hastack.topology' failed"]})
+    assert runner.validate()["errors"] == ["Rendering SLS 'hastack.topology' failed"]
+
+
+def test_validate_runner_accepts_a_good_topology(good, monkeypatch):
+    runner = load("_runners", "hastack", __opts__={"id": "master"}, __context__={})
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": good})
+    assert runner.validate() == {"result": True, "errors": [],
+                                 "summary": "5 nodes, 2 VIPs, 3 services"}
+    assert "retcode" not in runner.__context__
+
+
+def test_topology_module_answers_for_this_node(good):
+    pillar = {"hastack": good}
+    mod = load("_modules", "ha_topology", __grains__={"id": "net1"},
+               __salt__={"pillar.get": lambda key, default=None: pillar.get(key, default)})
+    assert mod.__virtual__() == "ha_topology"
+    assert mod.node() == {"address": "198.18.10.14", "roles": ["network"]}
+    assert "keepalived" in mod.packages() and "haproxy" not in mod.packages()
+    assert mod.validate() == []
+
+
+def test_topology_module_declines_without_hastack():
+    mod = load("_modules", "ha_topology")
+    mod.HAS_HASTACK = False
+    ok, reason = mod.__virtual__()
+    assert ok is False and "salt-pip install hastack" in reason
