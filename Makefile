@@ -1,0 +1,45 @@
+# hastack: `make lab` brings the lab up and deploys; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux make
+
+.PHONY: lab test unit labtest down status host-deps venv bench
+
+lab: host-deps venv
+	$(BIN)/hastack lab up
+
+# Unit tests first (milliseconds), then the lab tests against a lab they bring up; the lab is
+# torn down afterwards even when a test fails or pytest dies.
+test: host-deps venv unit
+	$(BIN)/pytest -q -p no:cacheprovider tests/lab; rc=$$?; \
+	  $(BIN)/hastack lab down; exit $$rc
+
+unit: venv
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+down: venv
+	$(BIN)/hastack lab down
+
+status: venv
+	$(BIN)/hastack lab status
+
+bench: venv
+	$(BIN)/python bench/lab.py
+
+# Host prerequisites, installed only when missing (apt-get update once first).
+host-deps:
+	@missing=""; for p in $(HOST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: setup.py src/hastack/pins.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
