@@ -10,7 +10,7 @@ Requires the ``hastack`` package importable by the minion's Python
 """
 
 try:
-    from hastack import topology
+    from hastack import loadbalancer, topology
 
     HAS_HASTACK = True
 except ImportError:
@@ -27,7 +27,22 @@ def __virtual__():
 
 
 def _topo():
-    return __salt__["pillar.get"]("hastack", {})
+    # Salt 3008 masks pillar values returned by pillar.get outside templates; hastack needs
+    # the real addresses and ports, and returns only what it derives from them.
+    return __salt__["pillar.get"]("hastack", {}, unmask=True)
+
+
+def get():
+    """
+    The whole topology (the ``hastack`` pillar key), for the other ``ha_*`` modules.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_topology.get
+    """
+    return _topo()
 
 
 def validate():
@@ -81,3 +96,17 @@ def hosts():
         salt '*' ha_topology.hosts
     """
     return topology.hosts_entries(_topo())
+
+
+def lb_nodes():
+    """
+    The load-balancer nodes: ``hastack:loadbalancer:nodes``, else the nodes with the
+    loadbalancer role, else the controllers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ha_topology.lb_nodes
+    """
+    return loadbalancer.lb_nodes(_topo())

@@ -1,8 +1,9 @@
 {#- salt-run state.orchestrate orch.deploy: the ordered rollout from the topology pillar.
-    Each step requires the one before it, so a failure stops the rollout where it happened.
-    Service layers (VIPs and load balancers, Galera, RabbitMQ, Keystone...) join here as their
-    issues land. #}
-{%- set nodes = salt['pillar.get']('hastack:nodes', {}).keys() | list %}
+    Each step requires the one before it and waits for its health, so a failure stops the
+    rollout at the step that failed. Service layers join here as they land. #}
+{%- set topo = salt['pillar.get']('hastack', {}) %}
+{%- set nodes = topo.get('nodes', {}).keys() | list %}
+{%- set lb = salt['ha_topology.lb_nodes']() %}
 
 hastack-validate:
   salt.runner:
@@ -18,3 +19,24 @@ hastack-common:
     - failhard: True
     - require:
       - salt: hastack-validate
+
+{%- if topo.get('vips') %}
+
+hastack-loadbalancer:
+  salt.state:
+    - tgt: {{ lb | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: loadbalancer
+    - failhard: True
+    - require:
+      - salt: hastack-common
+
+hastack-vips-held:
+  salt.runner:
+    - name: hastack.vips
+    - wait: 30
+    - failhard: True
+    - require:
+      - salt: hastack-loadbalancer
+{%- endif %}

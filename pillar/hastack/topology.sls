@@ -15,14 +15,33 @@ hastack:
     net2: {address: 198.18.10.15, roles: [network]}
   vips:
     # One VRRP instance per VIP; router ids unique on the link; the node list is the order of
-    # preference (the first holds the VIP while it is healthy).
+    # preference (the first holds the VIP while it is healthy). api and api2 are both active,
+    # each preferred on another load balancer: publish both as one DNS round-robin record set
+    # (see README, "Several active load balancers").
     api: {address: 198.18.10.100, router_id: 51, nodes: [ctl1, ctl2, ctl3]}
     db: {address: 198.18.10.101, router_id: 52, nodes: [ctl1, ctl2, ctl3]}
+    api2: {address: 198.18.10.102, router_id: 53, nodes: [ctl2, ctl3, ctl1]}
+  loadbalancer:
+    # nodes: [ctl1, ctl2, ctl3]     # default: nodes with role loadbalancer, else controllers
+    advert_int: 0.05                 # VRRPv3 adverts; a dead holder is replaced in ~3 adverts
+    haproxy_check: track_file        # keepalived hears of haproxy's death by inotify
+    preempt_delay: 5                 # a returning preferred node waits before taking back
   services:
-    # port: what the service binds on each node's own address; vip: its haproxy frontend.
-    galera: {nodes: [ctl1, ctl2, ctl3], port: 3306, vip: db}      # odd, or set arbitrator
+    # port: what the service binds on each node's own address; vip: its haproxy frontend(s);
+    # check: the HTTP health check haproxy runs (port: where, if not the service port).
+    galera:                          # odd member count, or set arbitrator
+      nodes: [ctl1, ctl2, ctl3]
+      port: 3306
+      vip: db
+      mode: tcp
+      single_writer: true            # one active writer, the others backups
+      check: {port: 9200, path: /, expect: 200}
     rabbitmq: {nodes: [ctl1, ctl2, ctl3], port: 5672}
-    keystone: {nodes: [ctl1, ctl2, ctl3], port: 5000, vip: api}
+    keystone:
+      nodes: [ctl1, ctl2, ctl3]
+      port: 5000
+      vip: [api, api2]
+      check: {path: /v3, expect: 200}
   common:
     sysctl:
       net.ipv4.ip_nonlocal_bind: 1   # haproxy binds VIPs this node does not hold (yet)

@@ -14,6 +14,7 @@ The shape, with the example in ``pillar/hastack/topology.sls``::
         ctl1: {address: 198.18.10.11, roles: [controller]}
       vips:
         api: {address: 198.18.10.100, router_id: 51, nodes: [ctl1, ctl2, ctl3]}
+      loadbalancer: {advert_int: 0.05, haproxy_check: track_file}   # see hastack.loadbalancer
       services:
         galera: {nodes: [ctl1, ctl2, ctl3], port: 3306, vip: db}
       common: {sysctl: {...}, packages: {controller: [...]}, pkg_refresh: true}
@@ -207,15 +208,19 @@ def _check_services(topo, nodes, vips, errors):
         vip = svc.get("vip")
         if vip is None:
             continue
-        if vip not in vips:
-            errors.append("%s:vip: VIP %r is not defined under hastack:vips" % (field, vip))
-            continue
+        names = vip if isinstance(vip, list) else [vip]
         fport = _port(svc.get("frontend_port", port), field + ":frontend_port", errors)
-        if fport:
-            other = frontends.setdefault((vip, fport), name)
-            if other != name:
-                errors.append("%s:frontend_port: port %d on VIP %s is already the frontend of "
-                              "service %s" % (field, fport, vip, other))
+        for vname in names:
+            if vname not in vips:
+                errors.append("%s:vip: VIP %r is not defined under hastack:vips"
+                              % (field, vname))
+            elif fport:
+                other = frontends.setdefault((vname, fport), name)
+                if other != name:
+                    errors.append("%s:frontend_port: port %d on VIP %s is already the frontend "
+                                  "of service %s" % (field, fport, vname, other))
+        if len(set(map(str, names))) != len(names):
+            errors.append("%s:vip: a VIP is listed twice" % field)
 
 
 def _check_galera_size(svc, members, field, nodes, errors):
@@ -304,6 +309,9 @@ def validate(topo):
     _check_services(topo, nodes, vips, errors)
     _check_common(topo, errors)
     _check_secrets(topo, errors)
+    from hastack import loadbalancer  # it reads the topology too: import here, not at the top
+
+    loadbalancer.validate(topo, errors)
     return errors
 
 

@@ -40,14 +40,15 @@ def test_validate_runner_accepts_a_good_topology(good, monkeypatch):
     runner = load("_runners", "hastack", __opts__={"id": "master"}, __context__={})
     monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": good})
     assert runner.validate() == {"result": True, "errors": [],
-                                 "summary": "5 nodes, 2 VIPs, 3 services"}
+                                 "summary": "5 nodes, 3 VIPs, 3 services"}
     assert "retcode" not in runner.__context__
 
 
 def test_topology_module_answers_for_this_node(good):
     pillar = {"hastack": good}
     mod = load("_modules", "ha_topology", __grains__={"id": "net1"},
-               __salt__={"pillar.get": lambda key, default=None: pillar.get(key, default)})
+               __salt__={"pillar.get": lambda key, default=None, unmask=False:
+                         pillar.get(key, default) if unmask else "**********"})
     assert mod.__virtual__() == "ha_topology"
     assert mod.node() == {"address": "198.18.10.14", "roles": ["network"]}
     assert "keepalived" in mod.packages() and "haproxy" not in mod.packages()

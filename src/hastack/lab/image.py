@@ -42,8 +42,11 @@ PACKAGES = [
     "corosync", "pacemaker", "crmsh", "resource-agents",
     "systemd-timesyncd", "curl", "iputils-ping", "procps", "nftables", "less",
 ]
-SERVICES_DISABLED = ["haproxy", "keepalived", "mariadb", "rabbitmq-server", "corosync",
-                     "pacemaker", "systemd-timesyncd"]
+# Socket units too: Debian enables mariadb.socket (*:3306) and epmd.socket (*:4369), which
+# would hold ports the services' own configs bind on chosen addresses.
+SERVICES_DISABLED = ["haproxy", "keepalived", "mariadb", "mariadb.socket", "rabbitmq-server",
+                     "epmd.service", "epmd.socket", "corosync", "pacemaker", "logd",
+                     "systemd-timesyncd", "apt-daily.timer", "apt-daily-upgrade.timer"]
 
 MINION_VENV = "/opt/salt"
 # The lab bind-mounts the checkout's src/ here, and the minion venv imports hastack from it:
@@ -99,6 +102,7 @@ STEPS = [
         {venv}/bin/pip install -q --no-cache-dir --no-index --find-links /tmp/hastack-wheels \
             {python}
         echo {hastack_src} > {venv}/lib/python3.11/site-packages/hastack-lab.pth
+        ln -sf {venv}/bin/salt-call /usr/local/bin/salt-call
     """),
     ("install the salt-minion unit and config", """
         mkdir -p /etc/salt/minion.d

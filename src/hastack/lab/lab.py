@@ -131,6 +131,7 @@ class Lab:
         self.sync()
         if deploy:
             self.deploy()
+            self.lab_services(topo)
         self.progress("[lab] up in %.1f s" % (time.monotonic() - started))
 
     def write_pillar(self, topo):
@@ -191,9 +192,27 @@ class Lab:
         res = self.master.cmd("salt-run", ["state.orchestrate", "orch.deploy"], timeout=3600)
         print(res.stdout, end="")
         if res.returncode != 0:
+            # salt-run repeats the whole return on stderr as one huge line: keep it short.
+            tail = "\n".join(line[:300] for line in res.stderr.splitlines()[-10:])
             raise LabError("orch.deploy failed (exit %d); the output above names the step\n%s"
-                           % (res.returncode, res.stderr))
+                           % (res.returncode, tail))
         self.progress("[deploy] done in %.1f s" % (time.monotonic() - started))
+
+    def lab_services(self, topo):
+        """Lab-only backends (state lab.echo) on the nodes of the lab's `echo` service."""
+        members = topo["services"]["echo"]["nodes"]
+        res = self.master.cmd("salt", ["-L", ",".join(members), "state.apply", "lab.echo",
+                                       "--out=json", "--static"], timeout=300)
+        try:
+            failed = [n for n, states in json.loads(res.stdout or "{}").items()
+                      if not isinstance(states, dict)
+                      or any(s["result"] is not True for s in states.values())]
+        except ValueError:
+            failed = members
+        if res.returncode != 0 or failed:
+            raise LabError("state lab.echo failed on %s:\n%s" % (", ".join(failed) or "?",
+                                                                res.stdout[-3000:]))
+        self.progress("[lab] echo backends up on %s" % ", ".join(members))
 
     # -- down --------------------------------------------------------------------------------
     def down(self, keep_secrets=True):

@@ -13,6 +13,7 @@ HOST = SUBNET.network_address + 1
 FIRST_NODE = 11
 FIRST_VIP = 100
 NODE_IFACE = "host0"      # the container end of systemd-nspawn's --network-bridge veth
+ECHO_PORT = 8080
 
 # Packages the common state insists on, per role; the lab image has them baked in.
 PACKAGES = {
@@ -47,9 +48,12 @@ def make_topology(controllers=3, network=2):
         nodes[name] = {"address": str(node_address(i)),
                        "roles": ["controller"] if name.startswith("ctl") else ["network"]}
     vip = SUBNET.network_address + FIRST_VIP
-    galera = {"nodes": list(ctls), "port": 3306, "vip": "db"}
+    galera = {"nodes": list(ctls), "port": 3306, "vip": "db", "mode": "tcp",
+              "single_writer": True, "check": {"port": 9200, "path": "/", "expect": 200}}
     if controllers % 2 == 0 and network:
         galera["arbitrator"] = names[controllers]
+    # api2 is preferred on the second controller: two active load balancers.
+    api2_order = ctls[1:] + ctls[:1]
     return {
         "cluster_name": "hastack",
         "network": {"subnet": str(SUBNET), "interface": NODE_IFACE},
@@ -57,11 +61,19 @@ def make_topology(controllers=3, network=2):
         "vips": {
             "api": {"address": str(vip), "router_id": 51, "nodes": list(ctls)},
             "db": {"address": str(vip + 1), "router_id": 52, "nodes": list(ctls)},
+            "api2": {"address": str(vip + 2), "router_id": 53, "nodes": api2_order},
         },
+        "loadbalancer": {"advert_int": 0.05, "haproxy_check": "track_file",
+                         "preempt_delay": 5},
         "services": {
             "galera": galera,
             "rabbitmq": {"nodes": list(ctls), "port": 5672},
-            "keystone": {"nodes": list(ctls), "port": 5000, "vip": "api"},
+            "keystone": {"nodes": list(ctls), "port": 5000, "vip": ["api", "api2"],
+                         "check": {"path": "/v3", "expect": 200}},
+            # A plain HTTP backend the lab runs (state lab.echo) so the load-balancing layer
+            # can be tested before any OpenStack API exists.
+            "echo": {"nodes": list(ctls), "port": ECHO_PORT, "vip": "api",
+                     "check": {"path": "/", "expect": 200}},
         },
         "common": {
             "sysctl": {"net.ipv4.ip_nonlocal_bind": 1},

@@ -24,7 +24,10 @@ import yaml
 from hastack.lab import layout
 from hastack.lab.proc import LabError
 
-SERVED = ("orch", "reactor", "_modules", "_states", "_runners", "_beacons", "_utils")
+# Served at the file root: {name: path in the checkout}. `lab` holds lab-only states.
+SERVED = {name: name for name in ("orch", "reactor", "_modules", "_states", "_runners",
+                                  "_beacons", "_utils")}
+SERVED["lab"] = "src/hastack/lab/salt/lab"
 
 
 def bin_path(tool):
@@ -78,8 +81,8 @@ class Master:
         with open(os.path.join(self.conf_dir, "minion"), "w") as f:
             yaml.safe_dump(self.local_minion_config(), f, default_flow_style=False)
         os.makedirs(self.srv, exist_ok=True)
-        for name in SERVED:
-            link, target = os.path.join(self.srv, name), os.path.join(self.repo, name)
+        for name, rel in SERVED.items():
+            link, target = os.path.join(self.srv, name), os.path.join(self.repo, rel)
             if os.path.lexists(link):
                 os.unlink(link)
             if os.path.isdir(target):
