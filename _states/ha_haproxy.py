@@ -31,7 +31,7 @@ def configured(name="haproxy"):
     """Render haproxy's files for this node and install them if ``haproxy -c`` accepts them."""
     wanted = {}
     for path, (text, mode) in __salt__["ha_haproxy.files"]().items():
-        check = ["haproxy", "-c", "-q", "-f", "{path}"] if path.endswith(".cfg") else None
+        check = ["haproxy", "-c", "-f", "{path}"] if path.endswith(".cfg") else None
         wanted[path] = (text, mode, check)
     ret = hfiles.converge(name, wanted, test=__opts__["test"])
     if ret["result"] and not __opts__["test"] and hfiles.touches_systemd_units(ret["changes"]):

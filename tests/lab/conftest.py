@@ -2,6 +2,7 @@
 (`hastack lab up`) and torn down at the end, pass or fail. `make test` also runs
 `hastack lab down` after pytest, in case pytest itself dies."""
 
+import http.client
 import json
 import subprocess
 import sys
@@ -47,6 +48,26 @@ class LabClient:
     def reaches(self, src, dst_addr):
         """Can node ``src`` reach ``dst_addr`` (one ping, 1 s)?"""
         return self.sh(src, "ping", "-c1", "-W1", dst_addr).returncode == 0
+
+    def holders(self, address):
+        """Nodes that have ``address`` on a link, asked of every running node directly."""
+        out = []
+        for node in self.lab.all_nodes():
+            if node.is_running():
+                res = node.exec(["ip", "-4", "-o", "addr", "show"], timeout=10)
+                if " %s/" % address in res.stdout:
+                    out.append(node.name)
+        return out
+
+    def get(self, address, port, path="/", timeout=1.0):
+        """(status, body) of GET, or (None, error) when the request fails."""
+        try:
+            conn = http.client.HTTPConnection(address, port, timeout=timeout)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException) as exc:
+            return None, str(exc)
 
     def status(self):
         return json.loads(hastack("lab", "status", "--json").stdout)

@@ -130,8 +130,9 @@ class Lab:
                       % (len(names), time.monotonic() - started))
         self.sync()
         if deploy:
-            self.deploy()
+            # The lab's own backends first, so haproxy finds them up when it starts.
             self.lab_services(topo)
+            self.deploy()
         self.progress("[lab] up in %.1f s" % (time.monotonic() - started))
 
     def write_pillar(self, topo):

@@ -1,0 +1,174 @@
+"""The load-balancing layer against the real haproxy and keepalived in the lab: the VIP
+answers through haproxy, every kind of failure moves the VIP to exactly one other node, a
+dead node never keeps serving it, and configs are checked before they are used.
+Figures (outage windows) are bench/failover.py's job, not these tests'."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+import yaml
+
+from conftest import hastack
+
+pytestmark = pytest.mark.timeout(600)
+
+API, API2, PORT = "198.18.10.100", "198.18.10.102", 8080
+LB = ["ctl1", "ctl2", "ctl3"]
+
+
+@pytest.fixture
+def converged(lab):
+    """Every VIP on its preferred node, once, before and after the test."""
+    def wait():
+        lab.wait_for(lambda: lab.holders(API) == ["ctl1"] and lab.holders(API2) == ["ctl2"],
+                     timeout=120, what="api on ctl1 and api2 on ctl2")
+    wait()
+    yield
+    for node in lab.lab.all_nodes():
+        if not node.is_running():
+            hastack("lab", "start", node.name)
+    wait()
+
+
+def test_the_vip_answers_through_haproxy_from_every_backend(lab, converged):
+    seen = set()
+    for _ in range(12):
+        status, body = lab.get(API, PORT)
+        assert status == 200, body
+        seen.add(body.strip())
+    assert seen == set(LB)
+
+
+def test_vips_start_on_their_preferred_nodes_and_the_runner_agrees(lab, converged):
+    res = lab.salt_run("hastack.vips", "--out=json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)["vips"]
+    assert {name: (v["holders"], v["status"]) for name, v in report.items()} == {
+        "api": (["ctl1"], "ok"), "db": (["ctl1"], "ok"), "api2": (["ctl2"], "ok")}
+
+
+def test_admin_socket_is_root_only(lab):
+    assert lab.sh("ctl1", "stat", "-c", "%a %U", "/run/haproxy/admin.sock").stdout.split() == \
+        ["600", "root"]
+
+
+def _moves_away_from(lab, old):
+    def moved():
+        holders = lab.holders(API)
+        return len(holders) == 1 and holders[0] != old
+
+    lab.wait_for(moved, timeout=10, what="the VIP to move to exactly one other node")
+    assert lab.get(API, PORT, timeout=3)[0] == 200
+
+
+def test_haproxy_killed_moves_the_vip(lab, converged):
+    lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "haproxy")
+    _moves_away_from(lab, "ctl1")
+
+
+def test_keepalived_killed_leaves_no_second_holder(lab, converged):
+    lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "keepalived")
+    _moves_away_from(lab, "ctl1")
+    # keepalived died hard; its VIPs went with its release script, not with it.
+    assert "198.18.10.100/32" not in lab.sh("ctl1", "ip", "-4", "addr", "show").stdout
+
+
+def test_holder_power_loss_moves_the_vip_and_it_comes_home(lab, converged):
+    hastack("lab", "kill", "ctl1")
+    _moves_away_from(lab, "ctl1")
+    hastack("lab", "start", "ctl1")
+    lab.wait_for(lambda: lab.holders(API) == ["ctl1"], timeout=90,
+                 what="the VIP back on ctl1 after it booted")
+
+
+def test_a_dead_backend_costs_no_get_and_shows_down(lab, converged):
+    failures, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            status, body = lab.get(API, PORT, timeout=2)
+            if status != 200:
+                failures.append(body)
+            time.sleep(0.01)
+
+    worker = threading.Thread(target=client)
+    worker.start()
+    try:
+        time.sleep(0.5)
+        lab.sh("ctl3", "systemctl", "kill", "-s", "KILL", "lab-echo")
+        lab.sh("ctl3", "systemctl", "stop", "lab-echo")
+        lab.wait_for(lambda: lab.salt("ctl1", "ha_haproxy.backends")["ctl1"]["echo"]["ctl3"]
+                     .startswith("DOWN"), timeout=10, what="haproxy to mark ctl3 DOWN")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join()
+        lab.sh("ctl3", "systemctl", "start", "lab-echo")
+    assert failures == []
+
+
+def test_reload_drops_no_request(lab, converged):
+    failures, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            status, body = lab.get(API, PORT, timeout=2)
+            if status != 200:
+                failures.append(body)
+
+    worker = threading.Thread(target=client)
+    worker.start()
+    try:
+        for _ in range(3):
+            lab.sh("ctl1", "systemctl", "reload", "haproxy")
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        worker.join()
+    assert failures == []
+    assert lab.holders(API) == ["ctl1"]
+
+
+def test_a_config_haproxy_refuses_never_replaces_the_one_in_use(lab):
+    """The state's mechanism with the real haproxy -c in a node: a bogus config is refused
+    and the file in use stays as it was."""
+    before = lab.sh("ctl1", "sha256sum", "/etc/haproxy/haproxy.cfg").stdout
+    code = ("import json; from hastack import files; "
+            "print(json.dumps(files.converge('haproxy', {'/etc/haproxy/haproxy.cfg': "
+            "('global\\n    bogus-keyword 1\\n', 0o640, "
+            "['haproxy', '-c', '-f', '{path}'])})))")
+    ret = json.loads(lab.sh("ctl1", "/opt/salt/bin/python3", "-c", code).stdout)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "bogus-keyword" in ret["comment"]
+    assert lab.sh("ctl1", "sha256sum", "/etc/haproxy/haproxy.cfg").stdout == before
+    assert lab.sh("ctl1", "ls", "/etc/haproxy").stdout.split() == ["errors", "haproxy.cfg"]
+
+
+def test_test_mode_shows_the_diff_and_changes_nothing(lab, converged):
+    path = os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")
+    good = open(path).read()
+    doc = yaml.safe_load(good)
+    doc["hastack"]["loadbalancer"]["preempt_delay"] = 7
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    try:
+        before = lab.sh("ctl2", "sha256sum", "/etc/keepalived/keepalived.conf").stdout
+        ret = lab.salt("ctl2", "state.apply", "loadbalancer", "test=True")["ctl2"]
+        conf = [v for k, v in ret.items() if k.startswith("ha_keepalived_")][0]
+        assert conf["result"] is None
+        diff = conf["changes"]["/etc/keepalived/keepalived.conf"]
+        assert "-    preempt_delay 5" in diff and "+    preempt_delay 7" in diff
+        assert lab.sh("ctl2", "sha256sum", "/etc/keepalived/keepalived.conf").stdout == before
+    finally:
+        with open(path, "w") as f:
+            f.write(good)
+
+
+def test_loadbalancer_state_is_idempotent(lab):
+    ret = lab.salt("-L", ",".join(LB), "state.apply", "loadbalancer")
+    for node, states in ret.items():
+        assert {k: v["changes"] for k, v in states.items() if v["changes"]} == {}, node
+        assert all(v["result"] is True for v in states.values()), node
