@@ -3,7 +3,8 @@ hastack runners: cluster-wide views and actions, run on the master.
 
 ``salt-run hastack.validate`` checks the topology pillar before anything is changed;
 ``orch.deploy`` calls it first and stops on any error. ``salt-run hastack.vips`` says who
-holds every VIP, and flags one held twice or by nobody.
+holds every VIP, and flags one held twice or by nobody. ``salt-run hastack.galera_recover``
+brings Galera up (first deploy, a node down, or every node down) without losing a row.
 """
 
 import logging
@@ -14,7 +15,7 @@ import salt.pillar
 import salt.utils.minions
 
 try:
-    from hastack import loadbalancer, topology, vip
+    from hastack import galera, loadbalancer, topology, vip
 
     HAS_HASTACK = True
 except ImportError:
@@ -100,3 +101,120 @@ def vips(wait=0, minion=None):
             if time.monotonic() >= deadline:
                 return _fail({"result": False, "vips": report})
             time.sleep(1)
+
+
+class _Galera:
+    """The cluster-wide Galera steps, over Salt; every decision is hastack.galera's."""
+
+    def __init__(self, client, members, say):
+        self.client = client
+        self.members = members
+        self.say = say
+
+    def call(self, nodes, fun, arg=(), timeout=60):
+        return self.client.cmd(nodes, fun, arg=list(arg), tgt_type="list", timeout=timeout)
+
+    def reports(self):
+        answers = self.call(self.members, "ha_galera.report", timeout=120)
+        return {n: galera.Report.from_dict(n, a) for n, a in answers.items()
+                if isinstance(a, dict)}
+
+    def wait_synced(self, node, size=None, timeout=600):
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = self.call([node], "ha_galera.status").get(node)
+            if galera.healthy(status) and (size is None or status["cluster_size"] >= size):
+                return status
+            time.sleep(1)
+        raise RuntimeError("node %s is not Synced in a Primary component after %d s (last: "
+                           "%s); see `journalctl -u mariadb` on %s" % (node, timeout, status,
+                                                                       node))
+
+    def start(self, node, fun):
+        ret = self.call([node], fun, timeout=900).get(node)
+        if not (isinstance(ret, dict) and ret.get("result")):
+            raise RuntimeError("%s on %s failed: %s" % (fun, node, ret))
+
+
+def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
+    """
+    Bring the Galera cluster up with every member Synced, keeping its history.
+
+    Asks every member for its position, elects the node that must bootstrap (the rules are
+    in hastack/galera.py: a node that cannot report blocks the automatic path; a different
+    cluster UUID or an unreadable seqno refuses), writes each node's recovered seqno into its
+    grastate.dat so joiners get IST, bootstraps the winner, then starts the others one at a
+    time, each waiting for Synced. A running Primary component is joined, never replaced.
+    Prints each step and its decision.
+
+    node
+        bootstrap this node whatever the rules say (the operator's choice, for when a node
+        is lost for good).
+    dry_run
+        only show the reports and the decision.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.galera_recover dry_run=True
+        salt-run hastack.galera_recover
+        salt-run hastack.galera_recover node=ctl2
+    """
+    topo = _pillar(minion).get("hastack") or {}
+    members = list(topo.get("services", {}).get("galera", {}).get("nodes", []))
+    steps = []
+
+    def say(msg):
+        steps.append(msg)
+        print("[galera] " + msg)
+
+    if not members:
+        return _fail({"result": False, "steps": ["no hastack:services:galera:nodes in pillar"]})
+    started = time.monotonic()
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        cluster = _Galera(client, members, say)
+        reports = cluster.reports()
+        for name in members:
+            say("%s: %s" % (name, galera.describe(reports.get(name))))
+        decision = galera.elect(members, reports, node)
+        say("decision: %s %s: %s" % (decision.action, decision.node, decision.reason))
+        out = {"result": decision.ok, "decision": decision.as_dict(), "steps": steps}
+        if not decision.ok:
+            return _fail(out)
+        if dry_run:
+            say("dry run: nothing changed")
+            return out
+        try:
+            if decision.action == "bootstrap":
+                for name, text in sorted(galera.grastate_plan(decision, reports).items()):
+                    ret = cluster.call([name], "ha_galera.write_grastate", [text]).get(name)
+                    if not (isinstance(ret, dict) and ret.get("result")):
+                        raise RuntimeError("writing grastate.dat on %s failed: %s"
+                                           % (name, ret))
+                    state = galera.parse_grastate(text)
+                    say("%s: grastate.dat seqno %d%s" % (name, state["seqno"],
+                        " safe_to_bootstrap: 1" if state["safe_to_bootstrap"] else ""))
+            if decision.action in ("bootstrap", "new"):
+                say("%s: bootstrapping a Primary component" % decision.node)
+                cluster.start(decision.node, "ha_galera.bootstrap")
+                cluster.wait_synced(decision.node, timeout=timeout)
+                say("%s: Synced, Primary" % decision.node)
+            for name in decision.joiners:
+                rep = reports.get(name)
+                if rep is not None and rep.running and rep.synced and rep.primary:
+                    continue
+                say("%s: joining" % name)
+                cluster.start(name, "ha_galera.join")
+                status = cluster.wait_synced(name, timeout=timeout)
+                say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
+            final = cluster.wait_synced(decision.node, size=len(members), timeout=timeout)
+        except RuntimeError as exc:
+            say("FAILED: %s" % exc)
+            out["result"] = False
+            return _fail(out)
+    say("Primary component of %d nodes in %.1f s" % (final["cluster_size"],
+                                                     time.monotonic() - started))
+    out["seconds"] = round(time.monotonic() - started, 1)
+    return out

@@ -40,3 +40,25 @@ hastack-vips-held:
     - require:
       - salt: hastack-loadbalancer
 {%- endif %}
+{%- set galera = topo.get('services', {}).get('galera') %}
+{%- if galera %}
+
+hastack-galera:
+  salt.state:
+    - tgt: {{ galera.nodes | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: galera
+    - failhard: True
+    - require:
+      - salt: hastack-common
+
+{#- Bootstraps one node and joins the others one at a time, each waiting for Synced; on a
+    second run it finds the Primary component and changes nothing. #}
+hastack-galera-up:
+  salt.runner:
+    - name: hastack.galera_recover
+    - failhard: True
+    - require:
+      - salt: hastack-galera
+{%- endif %}

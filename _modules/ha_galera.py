@@ -1,0 +1,190 @@
+"""
+Galera on this node: wsrep status (PyMySQL over the local socket), ``grastate.dat``, the
+position from ``mariadbd --wsrep-recover``, bootstrap and join.
+
+The decisions (who bootstraps, what each grastate.dat says) are :mod:`hastack.galera`;
+``salt-run hastack.galera_recover`` runs them across the cluster.
+"""
+
+import os
+import subprocess
+
+try:
+    from hastack import galera, galera_health
+
+    HAS_LIBS = True
+except ImportError:
+    HAS_LIBS = False
+
+__virtualname__ = "ha_galera"
+
+DATADIR = "/var/lib/mysql"
+GRASTATE = os.path.join(DATADIR, "grastate.dat")
+RECOVER_LOG = os.path.join(DATADIR, "hastack-wsrep-recover.log")
+
+
+def __virtual__():
+    if not HAS_LIBS:
+        return (False, "ha_galera: needs PyMySQL and the hastack package in the minion's Python")
+    return __virtualname__
+
+
+def _running():
+    return __salt__["service.status"]("mariadb")
+
+
+def status():
+    """
+    This node's wsrep status (state, Synced, Primary, ready, cluster size, last committed),
+    or None when MariaDB does not answer on its local socket.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt -L ctl1,ctl2,ctl3 ha_galera.status
+    """
+    return galera_health.local_status()
+
+
+def grastate():
+    """
+    ``grastate.dat`` parsed (uuid, seqno, safe_to_bootstrap), or None when it does not exist.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.grastate
+    """
+    try:
+        with open(GRASTATE) as f:
+            return galera.parse_grastate(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def write_grastate(text):
+    """
+    Replace ``grastate.dat`` (owned by mysql, mode 0660). Refused while MariaDB runs.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl2 ha_galera.write_grastate "$(cat grastate.dat)"
+    """
+    if _running():
+        return {"result": False, "comment": "MariaDB is running: grastate.dat is its to write"}
+    galera.parse_grastate(text)  # refuses what it cannot read
+    tmp = GRASTATE + ".hastack-new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    stat = os.stat(DATADIR)
+    os.chown(tmp, stat.st_uid, stat.st_gid)
+    os.chmod(tmp, 0o660)
+    os.replace(tmp, GRASTATE)
+    return {"result": True, "comment": "grastate.dat written"}
+
+
+def recover():
+    """
+    The last committed position from ``mariadbd --wsrep-recover`` (MariaDB must be
+    stopped): ``{"uuid": ..., "seqno": ...}``, or an ``error``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.recover
+    """
+    if _running():
+        return {"error": "MariaDB is running; read the position from ha_galera.status"}
+    # mariadbd appends to its log: start from an empty one so the last position is ours.
+    open(RECOVER_LOG, "w").close()
+    stat = os.stat(DATADIR)
+    os.chown(RECOVER_LOG, stat.st_uid, stat.st_gid)
+    res = subprocess.run(["mariadbd", "--user=mysql", "--wsrep-recover",
+                          "--log-error=" + RECOVER_LOG], capture_output=True, text=True,
+                         timeout=300)
+    with open(RECOVER_LOG) as f:
+        found = galera.parse_recovered(f.read())
+    if found is None:
+        return {"error": "mariadbd --wsrep-recover (exit %d) printed no position; see %s"
+                         % (res.returncode, RECOVER_LOG)}
+    return {"uuid": found[0], "seqno": found[1]}
+
+
+def report():
+    """
+    Everything the election needs from this node: running/Primary/Synced, whether it has
+    data, its cluster UUID and last committed seqno (recovered from InnoDB after a crash).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt -L ctl1,ctl2,ctl3 ha_galera.report
+    """
+    out = {"running": bool(_running())}
+    live = status() if out["running"] else None
+    if live:
+        out.update(primary=live["primary"], synced=live["synced"], has_grastate=True,
+                   uuid=live["cluster_uuid"], seqno=live["last_committed"])
+        return out
+    state = grastate()
+    if state is None:
+        return dict(out, has_grastate=False)
+    out.update(has_grastate=True, **state)
+    if state["seqno"] < 0 and not out["running"]:
+        found = recover()
+        if "error" in found:
+            out["error"] = found["error"]
+        else:
+            out["seqno"] = found["seqno"]
+            if state["uuid"] == galera.NO_UUID:
+                out["uuid"] = found["uuid"]
+    return out
+
+
+def bootstrap():
+    """
+    Start MariaDB as a new Primary component (``galera_new_cluster``). Only
+    ``salt-run hastack.galera_recover`` should call this: it decides which node may.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.bootstrap
+    """
+    res = subprocess.run(["galera_new_cluster"], capture_output=True, text=True, timeout=900)
+    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+
+
+def join():
+    """
+    Start MariaDB so it joins the running Primary component (IST, or SST if too far behind).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl2 ha_galera.join
+    """
+    res = subprocess.run(["systemctl", "start", "mariadb"], capture_output=True, text=True,
+                         timeout=900)
+    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+
+
+def render_config():
+    """
+    The MariaDB/Galera config hastack renders for this node.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.render_config
+    """
+    return galera.render_config(__salt__["ha_topology.get"](), __grains__["id"])

@@ -1,0 +1,62 @@
+{#- Galera on a member node: config, data ownership, the health endpoint. It never starts
+    MariaDB itself: which node bootstraps and the order of joins are decided across the
+    cluster by `salt-run hastack.galera_recover` (orch.deploy calls it next). #}
+{%- set svc = salt['pillar.get']('hastack:services:galera') %}
+{%- set me = salt['ha_topology.node']() %}
+{%- set check = svc.get('check', {}) %}
+
+{#- Debian enables socket activation on *:3306, which would take the port haproxy binds on
+    the database VIP. MariaDB binds this node's own address instead. #}
+hastack-galera-no-socket-activation:
+  service.dead:
+    - name: mariadb.socket
+    - enable: False
+
+hastack-galera-config:
+  file.managed:
+    - name: /etc/mysql/mariadb.conf.d/60-hastack.cnf
+    - contents: {{ salt['ha_galera.render_config']() | json }}
+    - mode: '0644'
+
+{#- rsync SST fails when the data belongs to root (shared LAB-NOTES). #}
+hastack-galera-datadir:
+  file.directory:
+    - name: /var/lib/mysql
+    - user: mysql
+    - group: mysql
+    - recurse: [user, group]
+
+{#- Start at boot: a node that reboots alone rejoins by itself. After a full outage the
+    nodes cannot form a Primary alone; galera_recover brings the cluster back. #}
+hastack-galera-enabled:
+  service.enabled:
+    - name: mariadb
+
+hastack-galera-health-unit:
+  file.managed:
+    - name: /etc/systemd/system/hastack-galera-health.service
+    - contents: |
+        # Managed by hastack: 200 only when this node is Synced and Primary (haproxy checks it).
+        [Unit]
+        Description=hastack Galera health endpoint
+        After=network-online.target
+        [Service]
+        ExecStart={{ grains['pythonexecutable'] }} -m hastack.galera_health --bind {{ me.address }} --port {{ check.get('port', 9200) }}
+        Restart=always
+        RestartSec=1
+        [Install]
+        WantedBy=multi-user.target
+
+hastack-galera-health-enabled:
+  service.enabled:
+    - name: hastack-galera-health
+    - require:
+      - file: hastack-galera-health-unit
+
+hastack-galera-health:
+  service.running:
+    - name: hastack-galera-health
+    - require:
+      - service: hastack-galera-health-enabled
+    - watch:
+      - file: hastack-galera-health-unit

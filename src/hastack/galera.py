@@ -1,0 +1,246 @@
+"""Galera: which node bootstraps, how a crashed cluster comes back without losing a row.
+
+The state machine, in prose (after ClusterLabs' galera agent):
+
+- A node *reports* what it knows of its data: whether ``grastate.dat`` exists, the cluster
+  UUID in it, its last committed seqno (from ``grastate.dat`` after a clean stop, else from
+  ``mariadbd --wsrep-recover`` after a crash, where grastate says -1), ``safe_to_bootstrap``,
+  and whether mariadbd runs and is Synced in a Primary component.
+- If any node is running in a Primary component, nothing is elected: the stopped nodes join
+  it, one at a time (they catch up by IST, or SST if too far behind).
+- Otherwise one node must bootstrap a new Primary component. :func:`elect` picks it by these
+  rules, in order:
+
+  1. If the operator names a node, that node (the operator's word beats every rule).
+  2. Every member of the pillar must have reported: a node that cannot report might hold the
+     newest commit, so the automatic path waits ("waiting on node X to report").
+  3. A member whose position could not be read (no seqno after recovery) blocks the same way.
+  4. Nodes without ``grastate.dat`` never bootstrap (they have no data to speak for). If no
+     member has one, this is a new cluster: the first member in pillar order bootstraps it.
+  5. All nodes with data must share one cluster UUID; if not, refuse and name them: picking
+     one history would throw away the other.
+  6. A node with ``safe_to_bootstrap: 1`` (the last to leave a clean shutdown) wins.
+  7. Otherwise the highest seqno; on a tie, the first in pillar order (a stable choice).
+
+- The recovery keeps the history: every node gets its recovered seqno written into its
+  ``grastate.dat`` (the winner with ``safe_to_bootstrap: 1``), the winner starts with
+  ``--wsrep-new-cluster``, the others join and receive the missing writesets by IST. Starting
+  a node with ``--wsrep-new-cluster`` without this would begin a new history
+  (UUID 00000000-...:-1) and force a full SST on every joiner (see shared LAB-NOTES), and
+  kolla's recovery once picked a stale node this way and lost rows (Launchpad 1682153).
+
+Everything here is pure. ``_modules/ha_galera.py`` gathers reports on a node,
+``_runners/hastack.py`` (``galera_recover``) runs the decision across the cluster.
+"""
+
+import re
+from dataclasses import asdict, dataclass, field
+
+NO_UUID = "00000000-0000-0000-0000-000000000000"
+SYNCED = 4   # wsrep_local_state
+
+_RECOVERED = re.compile(r"WSREP: Recovered position:?\s+([0-9a-f-]{36}):(-?\d+)")
+
+
+@dataclass
+class Report:
+    """What one node knows of its data. ``error`` says why a position could not be read."""
+    node: str
+    has_grastate: bool = False
+    uuid: str = NO_UUID
+    seqno: int = -1
+    safe_to_bootstrap: bool = False
+    running: bool = False
+    primary: bool = False
+    synced: bool = False
+    error: str = ""
+
+    @classmethod
+    def from_dict(cls, node, data):
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "node"}
+        return cls(node=node, **fields)
+
+
+@dataclass
+class Decision:
+    """``action``: ``join`` (a Primary exists), ``bootstrap``, ``new`` (no data anywhere),
+    ``wait`` (a node has not reported) or ``refuse`` (ambiguous: the operator must choose)."""
+    action: str
+    node: str = ""
+    reason: str = ""
+    joiners: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.action in ("join", "bootstrap", "new")
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def describe(report):
+    """One line on what a node reported, for the recovery's log."""
+    if report is None:
+        return "no answer"
+    if report.running:
+        return "running, %s" % ("Synced Primary" if report.primary and report.synced
+                                else "not Synced/Primary")
+    if report.error:
+        return "stopped, position unreadable: %s" % report.error
+    if not report.has_grastate:
+        return "stopped, no data"
+    return "stopped, seqno %d uuid %s%s" % (report.seqno, report.uuid,
+                                           " safe_to_bootstrap" if report.safe_to_bootstrap
+                                           else "")
+
+
+def parse_grastate(text):
+    """``grastate.dat`` -> ``{"uuid", "seqno", "safe_to_bootstrap"}`` (missing fields default)."""
+    out = {"uuid": NO_UUID, "seqno": -1, "safe_to_bootstrap": False}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "uuid":
+            out["uuid"] = value
+        elif key == "seqno":
+            out["seqno"] = int(value)
+        elif key == "safe_to_bootstrap":
+            out["safe_to_bootstrap"] = value == "1"
+    return out
+
+
+def render_grastate(uuid, seqno, safe_to_bootstrap):
+    return ("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\n"
+            "safe_to_bootstrap: %d\n" % (uuid, seqno, 1 if safe_to_bootstrap else 0))
+
+
+def parse_recovered(log_text):
+    """The last ``Recovered position: uuid:seqno`` in ``mariadbd --wsrep-recover`` output,
+    as ``(uuid, seqno)``, or None."""
+    found = _RECOVERED.findall(log_text)
+    if not found:
+        return None
+    uuid, seqno = found[-1]
+    return uuid, int(seqno)
+
+
+def elect(members, reports, operator_choice=None):
+    """Decide how the cluster of ``members`` (pillar order) comes up, from ``reports``
+    (``{node: Report}``; a member absent from it did not answer). See the module doc."""
+    primary = [n for n in members if n in reports and reports[n].primary]
+    if primary:
+        return Decision("join", primary[0], "node %s is running in a Primary component"
+                        % primary[0], [n for n in members if n not in primary])
+    if operator_choice is not None:
+        if operator_choice not in members:
+            return Decision("refuse", reason="node %s is not a Galera member (%s)"
+                            % (operator_choice, ", ".join(members)))
+        return Decision("bootstrap", operator_choice, "the operator chose node %s"
+                        % operator_choice, [n for n in members if n != operator_choice])
+    for node in members:
+        if node not in reports:
+            return Decision("wait", node, "waiting on node %s to report its position; if it "
+                            "is lost for good, choose a node: salt-run hastack.galera_recover "
+                            "node=NAME" % node)
+    for node in members:
+        if reports[node].error:
+            return Decision("refuse", node, "node %s could not read its position (%s); fix it "
+                            "or choose a node: salt-run hastack.galera_recover node=NAME"
+                            % (node, reports[node].error))
+    with_data = [n for n in members if reports[n].has_grastate]
+    if not with_data:
+        return Decision("new", members[0], "no member has data: node %s starts a new cluster"
+                        % members[0], members[1:])
+    uuids = {}
+    for node in with_data:
+        uuids.setdefault(reports[node].uuid, []).append(node)
+    real = {u: ns for u, ns in uuids.items() if u != NO_UUID}
+    if len(real) > 1:
+        detail = "; ".join("%s on %s" % (u, ", ".join(ns)) for u, ns in sorted(real.items()))
+        return Decision("refuse", reason="the members hold different cluster histories (%s); "
+                        "choose the node to keep: salt-run hastack.galera_recover node=NAME"
+                        % detail)
+    for node in with_data:
+        if reports[node].seqno < 0:
+            return Decision("refuse", node, "node %s has data but no seqno; choose a node: "
+                            "salt-run hastack.galera_recover node=NAME" % node)
+    safe = [n for n in with_data if reports[n].safe_to_bootstrap]
+    if safe:
+        winner = max(safe, key=lambda n: (reports[n].seqno, -members.index(n)))
+        return Decision("bootstrap", winner, "node %s is marked safe_to_bootstrap (seqno %d)"
+                        % (winner, reports[winner].seqno), [n for n in members if n != winner])
+    winner = max(with_data, key=lambda n: (reports[n].seqno, -members.index(n)))
+    seqnos = ", ".join("%s=%d" % (n, reports[n].seqno) for n in with_data)
+    return Decision("bootstrap", winner, "node %s has the highest seqno (%s)" % (winner, seqnos),
+                    [n for n in members if n != winner])
+
+
+def grastate_plan(decision, reports):
+    """The ``grastate.dat`` each node gets before a bootstrap: ``{node: text}``. Every node
+    keeps its own recovered seqno (so it can ask for IST); only the winner may bootstrap."""
+    if decision.action != "bootstrap":
+        return {}
+    uuids = {r.uuid for r in reports.values() if r.has_grastate and r.uuid != NO_UUID}
+    plan = {}
+    for node, rep in reports.items():
+        if not rep.has_grastate or rep.uuid == NO_UUID:
+            continue
+        plan[node] = render_grastate(rep.uuid, rep.seqno, node == decision.node)
+    if decision.node not in plan and len(uuids) == 1:
+        rep = reports.get(decision.node)
+        plan[decision.node] = render_grastate(uuids.pop(), rep.seqno if rep else -1, True)
+    return plan
+
+
+def status_from_wsrep(variables):
+    """``SHOW GLOBAL STATUS LIKE 'wsrep_%'`` rows -> the facts hastack uses."""
+    v = {k.lower(): val for k, val in variables.items()}
+    state = int(v.get("wsrep_local_state", 0) or 0)
+    return {
+        "state": state,
+        "state_comment": v.get("wsrep_local_state_comment", ""),
+        "synced": state == SYNCED,
+        "primary": v.get("wsrep_cluster_status", "") == "Primary",
+        "ready": v.get("wsrep_ready", "OFF") == "ON",
+        "cluster_size": int(v.get("wsrep_cluster_size", 0) or 0),
+        "cluster_uuid": v.get("wsrep_cluster_state_uuid", ""),
+        "last_committed": int(v.get("wsrep_last_committed", -1) or -1),
+    }
+
+
+def healthy(status):
+    """The health endpoint's verdict: serve writes only when Synced, Primary and ready."""
+    return bool(status and status["synced"] and status["primary"] and status["ready"])
+
+
+def render_config(topo, node):
+    """The MariaDB/Galera config for ``node`` (``/etc/mysql/mariadb.conf.d/60-hastack.cnf``)."""
+    svc = topo["services"]["galera"]
+    members = list(svc["nodes"])
+    addr = str(topo["nodes"][node]["address"])
+    gcomm = ",".join(str(topo["nodes"][m]["address"]) for m in members)
+    method = svc.get("sst_method", "rsync")
+    lines = [
+        "# Managed by hastack from the hastack pillar; local changes are overwritten.",
+        "[mysqld]",
+        "bind-address = %s" % addr,
+        "port = %d" % svc["port"],
+        "binlog_format = ROW",
+        "default_storage_engine = InnoDB",
+        "innodb_autoinc_lock_mode = 2",
+        "# Every commit on disk before it is acknowledged: a crash loses nothing.",
+        "innodb_flush_log_at_trx_commit = 1",
+        "wsrep_on = ON",
+        "wsrep_provider = /usr/lib/galera/libgalera_smm.so",
+        "wsrep_cluster_name = %s" % topo.get("cluster_name", "hastack"),
+        "wsrep_cluster_address = gcomm://%s" % gcomm,
+        "wsrep_node_address = %s" % addr,
+        "wsrep_node_name = %s" % node,
+        "wsrep_sst_method = %s" % method,
+        'wsrep_provider_options = "gcache.size=%s"' % svc.get("gcache_size", "256M"),
+    ]
+    if method == "mariabackup":
+        lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,61 @@
+"""The Galera health endpoint haproxy checks: 200 only when this node is Synced, in a Primary
+component and ready; 503 otherwise (donor, joining, non-Primary, down).
+
+    python -m hastack.galera_health --bind 198.18.10.11 --port 9200
+
+Run as root (it reads wsrep status over MariaDB's local socket, as root). A systemd unit
+from the ``galera`` state runs it on every Galera node.
+"""
+
+import argparse
+import http.server
+
+import pymysql
+
+from hastack import galera
+
+SOCKET = "/run/mysqld/mysqld.sock"
+
+
+def local_status():
+    try:
+        conn = pymysql.connect(unix_socket=SOCKET, user="root", connect_timeout=1,
+                               read_timeout=2)
+    except pymysql.MySQLError:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_%'")
+            return galera.status_from_wsrep(dict(cur.fetchall()))
+    except pymysql.MySQLError:
+        return None
+    finally:
+        conn.close()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        status = local_status()
+        ok = galera.healthy(status)
+        body = ("%s %s\n" % (status["state_comment"], "Primary" if status["primary"]
+                             else "non-Primary") if status else "MariaDB not answering\n")
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--port", type=int, default=9200)
+    args = parser.parse_args(argv)
+    http.server.ThreadingHTTPServer((args.bind, args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
