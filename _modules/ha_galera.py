@@ -177,6 +177,22 @@ def join():
     return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
 
 
+def stop():
+    """
+    Stop MariaDB on this node (a member stuck outside a Primary component, before a
+    recovery re-elects).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl2 ha_galera.stop
+    """
+    res = subprocess.run(["systemctl", "stop", "mariadb"], capture_output=True, text=True,
+                         timeout=300)
+    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+
+
 def render_config():
     """
     The MariaDB/Galera config hastack renders for this node.

@@ -115,7 +115,7 @@ class _Galera:
         return self.client.cmd(nodes, fun, arg=list(arg), tgt_type="list", timeout=timeout)
 
     def reports(self):
-        answers = self.call(self.members, "ha_galera.report", timeout=120)
+        answers = self.call(self.members, "ha_galera.report", timeout=30)
         return {n: galera.Report.from_dict(n, a) for n, a in answers.items()
                 if isinstance(a, dict)}
 
@@ -176,6 +176,14 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         cluster = _Galera(client, members, say)
         reports = cluster.reports()
+        stuck = [n for n, r in reports.items() if r.running and not r.primary]
+        if stuck and not any(r.primary for r in reports.values()) and not dry_run:
+            # Running but outside any Primary component (restarted after a full outage):
+            # their positions are only readable once stopped.
+            for name in stuck:
+                say("%s: running outside a Primary component: stopping it" % name)
+                cluster.start(name, "ha_galera.stop")
+            reports = cluster.reports()
         for name in members:
             say("%s: %s" % (name, galera.describe(reports.get(name))))
         decision = galera.elect(members, reports, node)

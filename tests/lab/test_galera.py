@@ -1,0 +1,163 @@
+"""Galera in the lab: a 3-node Primary from deploy, a single node's crash healed by IST, and
+a full outage under a writer recovered by galera_recover with every acknowledged row kept;
+the refusals name the node at fault."""
+
+import secrets
+import threading
+import time
+
+import pymysql
+import pytest
+
+from conftest import hastack
+
+pytestmark = pytest.mark.timeout(900)
+
+DB_VIP = "198.18.10.101"
+MEMBERS = ["ctl1", "ctl2", "ctl3"]
+
+
+def sql(lab, node, statement):
+    res = lab.sh(node, "mysql", "-N", "-B", "-e", statement)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def wsrep(lab, node, var):
+    return sql(lab, node, "SHOW GLOBAL STATUS LIKE '%s'" % var).split("\t")[-1]
+
+
+@pytest.fixture(scope="module")
+def db(lab):
+    """A database and a user reachable through the database VIP."""
+    password = secrets.token_urlsafe(16)
+    sql(lab, "ctl1", "CREATE DATABASE IF NOT EXISTS hastack_test; "
+        "CREATE USER IF NOT EXISTS 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
+        "GRANT ALL ON hastack_test.* TO 'tester'@'198.18.10.%%'; "
+        "CREATE TABLE IF NOT EXISTS hastack_test.acked (id INT PRIMARY KEY)" % password)
+
+    def connect():
+        return pymysql.connect(host=DB_VIP, user="tester", password=password,
+                               database="hastack_test", autocommit=True, connect_timeout=1,
+                               read_timeout=3, write_timeout=3)
+    return connect
+
+
+def primary_of_size(lab, node):
+    return (wsrep(lab, node, "wsrep_cluster_status") == "Primary"
+            and wsrep(lab, node, "wsrep_local_state_comment") == "Synced"
+            and wsrep(lab, node, "wsrep_cluster_size") == "3")
+
+
+def test_deploy_gives_a_three_node_primary_behind_the_vip(lab, db):
+    for node in MEMBERS:
+        assert primary_of_size(lab, node), node
+        assert lab.get("198.18.10.1%d" % int(node[-1]), 9200)[0] == 200
+    conn = db()
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@hostname")
+        # One writer: the VIP's backend is the first member while it is healthy.
+        assert cur.fetchone()[0] == "ctl1"
+
+
+def test_a_killed_node_rejoins_by_ist(lab):
+    since = lab.sh("ctl3", "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+    lab.sh("ctl3", "systemctl", "kill", "-s", "KILL", "mariadb")
+    lab.wait_for(lambda: wsrep(lab, "ctl1", "wsrep_cluster_size") == "2", timeout=30,
+                 what="the cluster to notice ctl3 gone")
+    # systemd restarts it (Restart=on-abort); it must come back by IST, not a full copy.
+    lab.wait_for(lambda: lab.sh("ctl3", "systemctl", "is-active", "mariadb").stdout.strip()
+                 == "active" and primary_of_size(lab, "ctl3"), timeout=120,
+                 what="ctl3 to rejoin")
+    log = lab.sh("ctl3", "journalctl", "-u", "mariadb", "--since", since, "--no-pager").stdout
+    assert "IST received" in log or "Receiving IST" in log, log[-3000:]
+    assert "State transfer required" not in log or "SST" not in log.split(
+        "State transfer required")[-1].split("\n")[0]
+
+
+def _kill_all(lab):
+    threads = [threading.Thread(target=lab.sh, args=(n, "systemctl", "kill", "-s", "KILL",
+                                                     "mariadb")) for n in MEMBERS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _stop_all(lab):
+    for node in MEMBERS:
+        lab.sh(node, "systemctl", "stop", "mariadb")
+
+
+def test_full_outage_under_a_writer_loses_no_acknowledged_row(lab, db):
+    uuid_before = wsrep(lab, "ctl1", "wsrep_cluster_state_uuid")
+    acked, stop = [], threading.Event()
+
+    def writer():
+        conn, i = None, 0
+        while not stop.is_set():
+            i += 1
+            try:
+                if conn is None:
+                    conn = db()
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO acked (id) VALUES (%s)", (i,))
+                acked.append(i)
+            except (pymysql.MySQLError, OSError):
+                conn = None
+                time.sleep(0.05)
+
+    worker = threading.Thread(target=writer)
+    worker.start()
+    time.sleep(2)
+    _kill_all(lab)
+    time.sleep(1)
+    stop.set()
+    worker.join()
+    assert len(acked) > 50, "the writer barely wrote; the test proves nothing"
+
+    res = lab.salt_run("hastack.galera_recover", timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "decision:" in res.stdout
+    for node in MEMBERS:
+        lab.wait_for(lambda: primary_of_size(lab, node), timeout=60, what=node + " Synced")
+    assert wsrep(lab, "ctl1", "wsrep_cluster_state_uuid") == uuid_before  # history kept
+
+    conn = db()
+    with conn.cursor() as cur:
+        cur.execute("SELECT id FROM acked")
+        present = {row[0] for row in cur.fetchall()}
+    lost = sorted(set(acked) - present)
+    assert lost == [], "acknowledged rows lost: %s" % lost[:20]
+
+
+def test_recovery_waits_for_an_unreachable_node(lab):
+    _stop_all(lab)
+    hastack("lab", "partition", "ctl3")
+    try:
+        res = lab.salt_run("hastack.galera_recover", timeout=300)
+        assert res.returncode != 0
+        assert "waiting on node ctl3 to report" in res.stdout
+        assert lab.sh("ctl1", "systemctl", "is-active", "mariadb").stdout.strip() != "active"
+    finally:
+        hastack("lab", "heal", "ctl3")
+    lab.wait_for(lambda: lab.ping(["ctl3"], timeout=2) == {"ctl3"}, timeout=240,
+                 what="ctl3's minion back")
+
+
+def test_recovery_refuses_a_different_cluster_uuid(lab):
+    _stop_all(lab)
+    path = "/var/lib/mysql/grastate.dat"
+    original = lab.sh("ctl2", "cat", path).stdout
+    forged = "\n".join("uuid:    6ff00000-bb8d-11e2-b8e3-23de375c1d30" if line.startswith("uuid")
+                       else line for line in original.splitlines()) + "\n"
+    lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, forged))
+    try:
+        res = lab.salt_run("hastack.galera_recover", timeout=300)
+        assert res.returncode != 0
+        assert "different cluster histories" in res.stdout and "ctl2" in res.stdout
+    finally:
+        lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, original))
+    res = lab.salt_run("hastack.galera_recover", timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert all(primary_of_size(lab, n) for n in MEMBERS)
