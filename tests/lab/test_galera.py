@@ -6,41 +6,29 @@ import secrets
 import threading
 import time
 
-import pymysql
 import pytest
 
 from conftest import hastack
+from hastack.lab import load
+from hastack.lab.load import Writer
 
 pytestmark = pytest.mark.timeout(900)
 
-DB_VIP = "198.18.10.101"
 MEMBERS = ["ctl1", "ctl2", "ctl3"]
 
 
 def sql(lab, node, statement):
-    res = lab.sh(node, "mysql", "-N", "-B", "-e", statement)
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
+    return load.sql(lab.lab.node(node), statement)
 
 
 def wsrep(lab, node, var):
-    return sql(lab, node, "SHOW GLOBAL STATUS LIKE '%s'" % var).split("\t")[-1]
+    return load.wsrep(lab.lab.node(node), var)
 
 
 @pytest.fixture(scope="module")
 def db(lab):
     """A database and a user reachable through the database VIP."""
-    password = secrets.token_urlsafe(16)
-    sql(lab, "ctl1", "CREATE DATABASE IF NOT EXISTS hastack_test; "
-        "CREATE USER IF NOT EXISTS 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
-        "GRANT ALL ON hastack_test.* TO 'tester'@'198.18.10.%%'; "
-        "CREATE TABLE IF NOT EXISTS hastack_test.acked (id INT PRIMARY KEY)" % password)
-
-    def connect():
-        return pymysql.connect(host=DB_VIP, user="tester", password=password,
-                               database="hastack_test", autocommit=True, connect_timeout=1,
-                               read_timeout=3, write_timeout=3)
-    return connect
+    return load.database(lab.lab.node("ctl1"), secrets.token_urlsafe(16))
 
 
 def primary_of_size(lab, node):
@@ -91,30 +79,13 @@ def _stop_all(lab):
 
 def test_full_outage_under_a_writer_loses_no_acknowledged_row(lab, db):
     uuid_before = wsrep(lab, "ctl1", "wsrep_cluster_state_uuid")
-    acked, stop = [], threading.Event()
-
-    def writer():
-        conn, i = None, 0
-        while not stop.is_set():
-            i += 1
-            try:
-                if conn is None:
-                    conn = db()
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO acked (id) VALUES (%s)", (i,))
-                acked.append(i)
-            except (pymysql.MySQLError, OSError):
-                conn = None
-                time.sleep(0.05)
-
-    worker = threading.Thread(target=writer)
-    worker.start()
+    writer = Writer(db)
+    writer.start()
     time.sleep(2)
     _kill_all(lab)
     time.sleep(1)
-    stop.set()
-    worker.join()
-    assert len(acked) > 50, "the writer barely wrote; the test proves nothing"
+    writer.stop()
+    assert len(writer.acked) > 50, "the writer barely wrote; the test proves nothing"
 
     res = lab.salt_run("hastack.galera_recover", timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -123,11 +94,7 @@ def test_full_outage_under_a_writer_loses_no_acknowledged_row(lab, db):
         lab.wait_for(lambda: primary_of_size(lab, node), timeout=60, what=node + " Synced")
     assert wsrep(lab, "ctl1", "wsrep_cluster_state_uuid") == uuid_before  # history kept
 
-    conn = db()
-    with conn.cursor() as cur:
-        cur.execute("SELECT id FROM acked")
-        present = {row[0] for row in cur.fetchall()}
-    lost = sorted(set(acked) - present)
+    lost = writer.lost(db)
     assert lost == [], "acknowledged rows lost: %s" % lost[:20]
 
 
