@@ -112,6 +112,26 @@ def test_recovery_waits_for_an_unreachable_node(lab):
                  what="ctl3's minion back")
 
 
+def test_recovery_refuses_when_a_position_cannot_be_read(lab):
+    """ctl2 crashed (grastate seqno -1) and its InnoDB files cannot be read: no position,
+    so no automatic choice."""
+    _stop_all(lab)
+    path = "/var/lib/mysql/grastate.dat"
+    original = lab.sh("ctl2", "cat", path).stdout
+    crashed = "\n".join("seqno:   -1" if line.startswith("seqno") else line
+                        for line in original.splitlines()) + "\n"
+    lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, crashed))
+    lab.sh("ctl2", "chmod", "000", "/var/lib/mysql/ibdata1")
+    try:
+        res = lab.salt_run("hastack.galera_recover", timeout=300)
+        assert res.returncode != 0
+        assert "node ctl2 could not read its position" in res.stdout
+        assert lab.sh("ctl1", "systemctl", "is-active", "mariadb").stdout.strip() != "active"
+    finally:
+        lab.sh("ctl2", "chmod", "660", "/var/lib/mysql/ibdata1")
+        lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, original))
+
+
 def test_recovery_refuses_a_different_cluster_uuid(lab):
     _stop_all(lab)
     path = "/var/lib/mysql/grastate.dat"

@@ -65,10 +65,11 @@ def wsrep(node, var):
 
 
 def database(node, password):
-    """A database ``hastack_test`` with a table ``acked`` and a user for the lab's subnet;
-    returns a function that connects through the database VIP."""
+    """A database ``hastack_test`` with a table ``acked`` and a user for the lab's subnet
+    (its password replaced, so a lab reused from an earlier run works too); returns a
+    function that connects through the database VIP."""
     sql(node, "CREATE DATABASE IF NOT EXISTS hastack_test; "
-        "CREATE USER IF NOT EXISTS 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
+        "CREATE OR REPLACE USER 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
         "GRANT ALL ON hastack_test.* TO 'tester'@'198.18.10.%%'; "
         "CREATE TABLE IF NOT EXISTS hastack_test.acked (id INT PRIMARY KEY)" % password)
 
