@@ -69,6 +69,20 @@ def test_haproxy_killed_moves_the_vip(lab, converged):
     _moves_away_from(lab, "ctl1")
 
 
+def test_vrrp_transitions_reach_the_master_as_events(lab, converged):
+    listener = threading.Thread(target=lambda: events.append(lab.salt_run(
+        "state.event", "hastack/vip/master", "count=1", timeout=60)))
+    events = []
+    listener.start()
+    time.sleep(3)
+    lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "haproxy")
+    listener.join()
+    tag, _, payload = events[0].stdout.splitlines()[0].partition("\t")
+    event = json.loads(payload)
+    assert tag == "hastack/vip/master" and event["id"] in ("ctl2", "ctl3")
+    assert event["data"]["vip"] in ("api", "db", "api2")
+
+
 def test_keepalived_killed_leaves_no_second_holder(lab, converged):
     lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "keepalived")
     _moves_away_from(lab, "ctl1")
