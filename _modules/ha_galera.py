@@ -147,6 +147,12 @@ def report():
     return out
 
 
+def _systemctl(verb, timeout):
+    res = subprocess.run(["systemctl", verb, "mariadb"], capture_output=True, text=True,
+                         timeout=timeout)
+    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+
+
 def bootstrap():
     """
     Start MariaDB as a new Primary component (``galera_new_cluster``). Only
@@ -172,9 +178,7 @@ def join():
 
         salt ctl2 ha_galera.join
     """
-    res = subprocess.run(["systemctl", "start", "mariadb"], capture_output=True, text=True,
-                         timeout=900)
-    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+    return _systemctl("start", 900)
 
 
 def stop():
@@ -188,9 +192,7 @@ def stop():
 
         salt ctl2 ha_galera.stop
     """
-    res = subprocess.run(["systemctl", "stop", "mariadb"], capture_output=True, text=True,
-                         timeout=300)
-    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+    return _systemctl("stop", 300)
 
 
 def render_config():

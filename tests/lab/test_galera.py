@@ -2,6 +2,7 @@
 a full outage under a writer recovered by galera_recover with every acknowledged row kept;
 the refusals name the node at fault."""
 
+import contextlib
 import secrets
 import threading
 import time
@@ -72,6 +73,23 @@ def _kill_all(lab):
         t.join()
 
 
+GRASTATE = "/var/lib/mysql/grastate.dat"
+
+
+@contextlib.contextmanager
+def grastate_field(lab, node, field, value):
+    """Every member stopped, one field of ``node``'s grastate.dat changed for the body."""
+    _stop_all(lab)
+    original = lab.sh(node, "cat", GRASTATE).stdout
+    changed = "\n".join("%s:   %s" % (field, value) if line.startswith(field) else line
+                        for line in original.splitlines()) + "\n"
+    lab.sh(node, "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (GRASTATE, changed))
+    try:
+        yield
+    finally:
+        lab.sh(node, "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (GRASTATE, original))
+
+
 def _stop_all(lab):
     for node in MEMBERS:
         lab.sh(node, "systemctl", "stop", "mariadb")
@@ -115,36 +133,22 @@ def test_recovery_waits_for_an_unreachable_node(lab):
 def test_recovery_refuses_when_a_position_cannot_be_read(lab):
     """ctl2 crashed (grastate seqno -1) and its InnoDB files cannot be read: no position,
     so no automatic choice."""
-    _stop_all(lab)
-    path = "/var/lib/mysql/grastate.dat"
-    original = lab.sh("ctl2", "cat", path).stdout
-    crashed = "\n".join("seqno:   -1" if line.startswith("seqno") else line
-                        for line in original.splitlines()) + "\n"
-    lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, crashed))
-    lab.sh("ctl2", "chmod", "000", "/var/lib/mysql/ibdata1")
-    try:
-        res = lab.salt_run("hastack.galera_recover", timeout=300)
-        assert res.returncode != 0
-        assert "node ctl2 could not read its position" in res.stdout
-        assert lab.sh("ctl1", "systemctl", "is-active", "mariadb").stdout.strip() != "active"
-    finally:
-        lab.sh("ctl2", "chmod", "660", "/var/lib/mysql/ibdata1")
-        lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, original))
+    with grastate_field(lab, "ctl2", "seqno", -1):
+        lab.sh("ctl2", "chmod", "000", "/var/lib/mysql/ibdata1")
+        try:
+            res = lab.salt_run("hastack.galera_recover", timeout=300)
+        finally:
+            lab.sh("ctl2", "chmod", "660", "/var/lib/mysql/ibdata1")
+    assert res.returncode != 0
+    assert "node ctl2 could not read its position" in res.stdout
+    assert lab.sh("ctl1", "systemctl", "is-active", "mariadb").stdout.strip() != "active"
 
 
 def test_recovery_refuses_a_different_cluster_uuid(lab):
-    _stop_all(lab)
-    path = "/var/lib/mysql/grastate.dat"
-    original = lab.sh("ctl2", "cat", path).stdout
-    forged = "\n".join("uuid:    6ff00000-bb8d-11e2-b8e3-23de375c1d30" if line.startswith("uuid")
-                       else line for line in original.splitlines()) + "\n"
-    lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, forged))
-    try:
+    with grastate_field(lab, "ctl2", "uuid", "6ff00000-bb8d-11e2-b8e3-23de375c1d30"):
         res = lab.salt_run("hastack.galera_recover", timeout=300)
-        assert res.returncode != 0
-        assert "different cluster histories" in res.stdout and "ctl2" in res.stdout
-    finally:
-        lab.sh("ctl2", "sh", "-c", "cat > %s <<'EOF'\n%sEOF" % (path, original))
+    assert res.returncode != 0
+    assert "different cluster histories" in res.stdout and "ctl2" in res.stdout
     res = lab.salt_run("hastack.galera_recover", timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
     assert all(primary_of_size(lab, n) for n in MEMBERS)

@@ -3,6 +3,7 @@ answers through haproxy, every kind of failure moves the VIP to exactly one othe
 dead node never keeps serving it, and configs are checked before they are used.
 Figures (outage windows) are bench/failover.py's job, not these tests'."""
 
+import contextlib
 import json
 import os
 import threading
@@ -55,6 +56,27 @@ def test_admin_socket_is_root_only(lab):
         ["600", "root"]
 
 
+@contextlib.contextmanager
+def steady_gets(lab):
+    """GET through the VIP in a loop while the body runs; yields the list of failures."""
+    failures, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            status, body = lab.get(API, PORT, timeout=2)
+            if status != 200:
+                failures.append(body)
+            time.sleep(0.01)
+
+    worker = threading.Thread(target=client)
+    worker.start()
+    try:
+        yield failures
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _moves_away_from(lab, old):
     def moved():
         holders = lab.holders(API)
@@ -99,49 +121,24 @@ def test_holder_power_loss_moves_the_vip_and_it_comes_home(lab, converged):
 
 
 def test_a_dead_backend_costs_no_get_and_shows_down(lab, converged):
-    failures, stop = [], threading.Event()
-
-    def client():
-        while not stop.is_set():
-            status, body = lab.get(API, PORT, timeout=2)
-            if status != 200:
-                failures.append(body)
-            time.sleep(0.01)
-
-    worker = threading.Thread(target=client)
-    worker.start()
     try:
-        time.sleep(0.5)
-        lab.sh("ctl3", "systemctl", "kill", "-s", "KILL", "lab-echo")
-        lab.sh("ctl3", "systemctl", "stop", "lab-echo")
-        lab.wait_for(lambda: lab.salt("ctl1", "ha_haproxy.backends")["ctl1"]["echo"]["ctl3"]
-                     .startswith("DOWN"), timeout=10, what="haproxy to mark ctl3 DOWN")
-        time.sleep(0.5)
+        with steady_gets(lab) as failures:
+            time.sleep(0.5)
+            lab.sh("ctl3", "systemctl", "kill", "-s", "KILL", "lab-echo")
+            lab.sh("ctl3", "systemctl", "stop", "lab-echo")
+            lab.wait_for(lambda: lab.salt("ctl1", "ha_haproxy.backends")["ctl1"]["echo"]["ctl3"]
+                         .startswith("DOWN"), timeout=10, what="haproxy to mark ctl3 DOWN")
+            time.sleep(0.5)
     finally:
-        stop.set()
-        worker.join()
         lab.sh("ctl3", "systemctl", "start", "lab-echo")
     assert failures == []
 
 
 def test_reload_drops_no_request(lab, converged):
-    failures, stop = [], threading.Event()
-
-    def client():
-        while not stop.is_set():
-            status, body = lab.get(API, PORT, timeout=2)
-            if status != 200:
-                failures.append(body)
-
-    worker = threading.Thread(target=client)
-    worker.start()
-    try:
+    with steady_gets(lab) as failures:
         for _ in range(3):
             lab.sh("ctl1", "systemctl", "reload", "haproxy")
             time.sleep(0.3)
-    finally:
-        stop.set()
-        worker.join()
     assert failures == []
     assert lab.holders(API) == ["ctl1"]
 
