@@ -2,7 +2,7 @@
 
     hastack validate [FILE ...]     check a topology pillar offline (errors name the field)
     hastack secrets --out FILE      create or complete the generated secrets pillar
-    hastack lab up|down|status|exec|kill|start|partition|heal   the lab (see hastack.lab)
+    hastack lab up|down|status|exec|kill|start|partition|heal|prune-images   the lab
 """
 
 import argparse
@@ -54,6 +54,11 @@ def cmd_lab(args):
     try:
         if args.verb == "up":
             lab.up(args.controllers, args.network, deploy=not args.no_deploy)
+        elif args.verb == "prune-images":
+            from hastack.lab import image
+
+            for path in image.prune():
+                print("[image] removed %s" % path)
         elif args.verb == "down":
             lab.down()
             print("[lab] down (image cache kept)")
@@ -121,6 +126,7 @@ def parser():
     up.add_argument("--network", type=int, default=2)
     up.add_argument("--no-deploy", action="store_true", help="stop before orch.deploy")
     verbs.add_parser("down", help="remove nodes, master, bridge, mounts; keep the image")
+    verbs.add_parser("prune-images", help="remove cached images of other recipes")
     st = verbs.add_parser("status", help="nodes, power, boot state, partitions")
     st.add_argument("--json", action="store_true")
     ex = verbs.add_parser("exec", help="run a command in a node: exec NODE -- CMD ...")

@@ -1,5 +1,7 @@
 """The lab's shape: names, addresses and the topology it generates for any size."""
 
+import os
+
 import pytest
 
 from hastack import topology
@@ -55,3 +57,15 @@ def test_recipe_hash_is_stable_and_covers_the_packages(monkeypatch):
 ])
 def test_mirror_from_sources(text, mirror):
     assert image.mirror_from_sources(text) == mirror
+
+
+def test_prune_keeps_only_the_current_recipe(tmp_path):
+    images = tmp_path / "images"
+    current = images / image.recipe_hash()
+    (current / "rootfs").mkdir(parents=True)
+    (images / "0123456789abcdef" / "rootfs").mkdir(parents=True)
+    (images / (image.recipe_hash() + ".build")).mkdir()
+    removed = image.prune(str(tmp_path))
+    assert sorted(p.rsplit("/", 1)[-1] for p in removed) == sorted(
+        ["0123456789abcdef", image.recipe_hash() + ".build"])
+    assert os.listdir(images) == [image.recipe_hash()]

@@ -227,6 +227,21 @@ def _host_wheels(dest, log):
     proc.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", dest] + pins.RUNTIME, log=log)
 
 
+def prune(cache=CACHE):
+    """Remove cached images of other recipes and builds that never finished. Returns them."""
+    keep = os.path.basename(image_dir(cache))
+    images = os.path.join(cache, "images")
+    removed = []
+    for entry in sorted(os.listdir(images)) if os.path.isdir(images) else []:
+        if entry == keep:
+            continue
+        path = os.path.join(images, entry)
+        unmount_under(path)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def build(cache=CACHE, progress=print):
     """Build the image unless a complete one with this recipe's hash exists. Returns rootfs."""
     final = image_dir(cache)
