@@ -21,6 +21,7 @@ __virtualname__ = "ha_galera"
 DATADIR = "/var/lib/mysql"
 GRASTATE = os.path.join(DATADIR, "grastate.dat")
 RECOVER_LOG = os.path.join(DATADIR, "hastack-wsrep-recover.log")
+CONFIG = "/etc/mysql/mariadb.conf.d/60-hastack.cnf"
 
 
 def __virtual__():
@@ -206,3 +207,38 @@ def render_config():
         salt ctl1 ha_galera.render_config
     """
     return galera.render_config(__salt__["ha_topology.get"](), __grains__["id"])
+
+
+def config_path():
+    """
+    Where hastack writes the MariaDB/Galera config.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.config_path
+    """
+    return CONFIG
+
+
+def ensure_sst_user():
+    """
+    Create (or reset the password of) the ``sst`` user mariabackup SST authenticates with,
+    from ``hastack:secrets:galera_sst_password``. Run on a Primary node: Galera replicates it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.ensure_sst_user
+    """
+    password = __salt__["ha_topology.get"]()["secrets"]["galera_sst_password"]
+    conn = galera_health.connect()
+    try:
+        with conn.cursor() as cur:
+            for statement in galera.sst_user_sql(password):
+                cur.execute(statement)
+    finally:
+        conn.close()
+    return {"result": True, "comment": "sst@localhost present"}

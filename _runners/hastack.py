@@ -209,6 +209,10 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                 cluster.start(decision.node, "ha_galera.bootstrap")
                 cluster.wait_synced(decision.node, timeout=timeout)
                 say("%s: Synced, Primary" % decision.node)
+            if topo["services"]["galera"].get("sst_method") == "mariabackup":
+                # Donors authenticate mariabackup with it: it must exist before any join.
+                cluster.start(decision.node, "ha_galera.ensure_sst_user")
+                say("%s: SST user present" % decision.node)
             for name in decision.joiners:
                 rep = reports.get(name)
                 if rep is not None and rep.running and rep.synced and rep.primary:

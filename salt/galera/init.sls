@@ -12,11 +12,15 @@ hastack-galera-no-socket-activation:
     - name: mariadb.socket
     - enable: False
 
+{%- if svc.get('sst_method', 'rsync') == 'mariabackup' %}
+hastack-galera-sst-tools:
+  pkg.installed:
+    - pkgs: [mariadb-backup, socat]
+    - refresh: {{ salt['pillar.get']('hastack:common:pkg_refresh', True) }}
+{%- endif %}
+
 hastack-galera-config:
-  file.managed:
-    - name: /etc/mysql/mariadb.conf.d/60-hastack.cnf
-    - contents: {{ salt['ha_galera.render_config']() | json }}
-    - mode: '0644'
+  ha_galera.configured: []
 
 {#- rsync SST fails when the data belongs to root (shared LAB-NOTES). #}
 hastack-galera-datadir:

@@ -8,6 +8,7 @@ The return value is a Salt state return; there is no Salt in here.
 """
 
 import difflib
+import grp
 import os
 import subprocess
 
@@ -27,35 +28,49 @@ def _mode(path):
         return None
 
 
+def _gid(group):
+    return None if group is None else grp.getgrnam(group).gr_gid
+
+
+def _group_ok(path, group):
+    return group is None or os.stat(path).st_gid == _gid(group)
+
+
 def _diff(path, old, new):
     return "".join(difflib.unified_diff((old or "").splitlines(True), new.splitlines(True),
                                         path + " (current)", path + " (new)"))
 
 
-def _write(path, text, mode):
+def _write(path, text, mode, group=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    if group is not None:
+        os.chown(path, -1, _gid(group))
     os.chmod(path, mode)
 
 
 def converge(name, wanted, test=False, run=subprocess.run):
     """Bring files to their wanted content.
 
-    ``wanted`` is ``{path: (text, mode, check)}`` where ``check`` is None or an argv with
-    ``{path}`` standing for the file to check. Returns a Salt state return whose ``changes``
+    ``wanted`` is ``{path: (text, mode, check)}`` or ``{path: (text, mode, check, group)}``
+    where ``check`` is None or an argv with ``{path}`` standing for the file to check, and
+    ``group`` the group that must own the file (a service that reads a private file). Returns a Salt state return whose ``changes``
     has a diff (or the mode change) per changed path.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     pending = {}
-    for path, (text, mode, check) in wanted.items():
+    for path, spec in wanted.items():
+        text, mode, check, group = (tuple(spec) + (None,))[:4]
         old = _read(path)
-        if old == text and _mode(path) == mode:
+        if old == text and _mode(path) == mode and _group_ok(path, group):
             continue
-        pending[path] = (text, mode, check)
+        pending[path] = (text, mode, check, group)
         ret["changes"][path] = (_diff(path, old, text) if old != text
-                                else "mode %s -> %04o" % (oct(_mode(path) or 0), mode))
+                                else "mode %s -> %04o%s" % (oct(_mode(path) or 0), mode,
+                                                           ", group %s" % group if group
+                                                           else ""))
     if not pending:
         ret["comment"] = "%d files already up to date" % len(wanted)
         return ret
@@ -64,10 +79,10 @@ def converge(name, wanted, test=False, run=subprocess.run):
         ret["comment"] = "would update %s" % ", ".join(sorted(pending))
         return ret
     written = []
-    for path, (text, mode, check) in sorted(pending.items()):
+    for path, (text, mode, check, group) in sorted(pending.items()):
         if check:
             candidate = path + ".hastack-new"
-            _write(candidate, text, mode)
+            _write(candidate, text, mode, group)
             res = run([a.replace("{path}", candidate) for a in check], capture_output=True,
                       text=True)
             if res.returncode != 0:
@@ -80,7 +95,7 @@ def converge(name, wanted, test=False, run=subprocess.run):
                 return ret
             os.replace(candidate, path)
         else:
-            _write(path, text, mode)
+            _write(path, text, mode, group)
         written.append(path)
     ret["comment"] = "updated %s" % ", ".join(sorted(pending))
     return ret

@@ -215,6 +215,17 @@ def healthy(status):
     return bool(status and status["synced"] and status["primary"] and status["ready"])
 
 
+SST_METHODS = ("rsync", "mariabackup")
+
+
+def sst_user_sql(password):
+    """Statements that make the mariabackup SST user (``wsrep_sst_auth = sst:...``)."""
+    quoted = password.replace("\\", "\\\\").replace("'", "\\'")
+    return ["CREATE USER IF NOT EXISTS 'sst'@'localhost' IDENTIFIED BY '%s'" % quoted,
+            "ALTER USER 'sst'@'localhost' IDENTIFIED BY '%s'" % quoted,
+            "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'sst'@'localhost'"]
+
+
 def render_config(topo, node):
     """The MariaDB/Galera config for ``node`` (``/etc/mysql/mariadb.conf.d/60-hastack.cnf``)."""
     svc = topo["services"]["galera"]

@@ -17,10 +17,14 @@ from hastack import galera
 SOCKET = "/run/mysqld/mysqld.sock"
 
 
+def connect():
+    """Root over the local socket (Debian's MariaDB authenticates root by unix_socket)."""
+    return pymysql.connect(unix_socket=SOCKET, user="root", connect_timeout=1, read_timeout=5)
+
+
 def local_status():
     try:
-        conn = pymysql.connect(unix_socket=SOCKET, user="root", connect_timeout=1,
-                               read_timeout=2)
+        conn = connect()
     except pymysql.MySQLError:
         return None
     try:

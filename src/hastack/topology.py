@@ -198,6 +198,9 @@ def _check_services(topo, nodes, vips, errors):
         port = _port(svc.get("port"), field + ":port", errors)
         if name == "galera":
             _check_galera_size(svc, members, field, nodes, errors)
+            method = svc.get("sst_method", "rsync")
+            if method not in ("rsync", "mariabackup"):
+                errors.append("%s:sst_method: %r is not rsync or mariabackup" % (field, method))
         ports = ([port] if port else []) + list(SERVICE_EXTRA_PORTS.get(name, ()))
         for node in members:
             for p in ports:

@@ -77,3 +77,15 @@ def test_mode_only_change(tmp_path):
 def test_systemd_paths_need_a_daemon_reload():
     assert files.touches_systemd_units({"/etc/systemd/system/haproxy.service.d/x.conf": ""})
     assert not files.touches_systemd_units({"/etc/haproxy/haproxy.cfg": ""})
+
+
+def test_group_ownership_is_part_of_the_wanted_state(tmp_path):
+    import grp
+    import os as _os
+
+    group = grp.getgrgid(_os.getgid()).gr_name
+    path = str(tmp_path / "private.cnf")
+    ret = files.converge("g", {path: ("secret\n", 0o640, None, group)})
+    assert ret["result"] is True and path in ret["changes"]
+    assert _os.stat(path).st_gid == _os.getgid()
+    assert files.converge("g", {path: ("secret\n", 0o640, None, group)})["changes"] == {}

@@ -126,3 +126,9 @@ def test_describe():
     assert galera.describe(rep("ctl1", running=True, primary=True, synced=True)) == \
         "running, Synced Primary"
     assert galera.describe(rep("ctl1", error="boom")) == "stopped, position unreadable: boom"
+
+
+def test_sst_user_sql_quotes_the_password():
+    stmts = galera.sst_user_sql("a'b\\c")
+    assert stmts[0] == "CREATE USER IF NOT EXISTS 'sst'@'localhost' IDENTIFIED BY 'a\\'b\\\\c'"
+    assert "BINLOG MONITOR" in stmts[2]

@@ -78,6 +78,8 @@ MALFORMED = [
     ("galera-unknown-arbitrator", lambda t: (
         t["services"]["galera"].update(nodes=["ctl1", "ctl2"], arbitrator="nope")),
      "hastack:services:galera:arbitrator", "not defined"),
+    ("galera-sst-method", lambda t: t["services"]["galera"].update(sst_method="xtrabackup"),
+     "hastack:services:galera:sst_method", "not rsync or mariabackup"),
     ("service-unknown-node", _set(["services", "rabbitmq", "nodes"], ["ctl1", "ctl2", "ctl7"]),
      "hastack:services:rabbitmq:nodes", "node 'ctl7' is not defined"),
     ("service-bad-port", _set(["services", "keystone", "port"], 70000),

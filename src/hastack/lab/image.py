@@ -37,7 +37,7 @@ BASE_INCLUDE = ["systemd", "systemd-sysv", "dbus", "iproute2", "python3", "pytho
 # Baked in so a node needs no package mirror; every service stays disabled until Salt starts it.
 PACKAGES = [
     "haproxy", "keepalived",
-    "mariadb-server", "mariadb-client", "galera-4", "rsync", "mariadb-backup",
+    "mariadb-server", "mariadb-client", "galera-4", "rsync", "mariadb-backup", "socat",
     "rabbitmq-server",
     "corosync", "pacemaker", "crmsh", "resource-agents",
     "systemd-timesyncd", "curl", "iputils-ping", "procps", "nftables", "less",

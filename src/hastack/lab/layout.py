@@ -49,6 +49,7 @@ def make_topology(controllers=3, network=2):
                        "roles": ["controller"] if name.startswith("ctl") else ["network"]}
     vip = SUBNET.network_address + FIRST_VIP
     galera = {"nodes": list(ctls), "port": 3306, "vip": "db", "mode": "tcp",
+              "sst_method": "mariabackup",
               "single_writer": True, "check": {"port": 9200, "path": "/", "expect": 200}}
     if controllers % 2 == 0 and network:
         galera["arbitrator"] = names[controllers]
