@@ -4,7 +4,9 @@ dead node never keeps serving it, and configs are checked before they are used.
 Figures (outage windows) are bench/failover.py's job, not these tests'."""
 
 import contextlib
+import ipaddress
 import json
+import socket
 import os
 import threading
 import time
@@ -49,6 +51,22 @@ def test_vips_start_on_their_preferred_nodes_and_the_runner_agrees(lab, converge
     report = json.loads(res.stdout)["vips"]
     assert {name: (v["holders"], v["status"]) for name, v in report.items()} == {
         "api": (["ctl1"], "ok"), "db": (["ctl1"], "ok"), "api2": (["ctl2"], "ok")}
+
+
+def test_garp_for_a_held_vip_is_seen_on_the_bridge(lab, converged):
+    mac = lab.sh("ctl1", "cat", "/sys/class/net/host0/address").stdout.strip()
+    vip = ipaddress.IPv4Address(API).packed
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806)) as sock:
+        sock.bind(("habr0", 0))
+        sock.settimeout(5)
+        assert lab.salt("ctl1", "ha_vip.garp", "api")["ctl1"]["result"] is True
+        seen = False
+        while not seen:
+            frame = sock.recv(128)
+            seen = (frame[22:28] == bytes.fromhex(mac.replace(":", ""))
+                    and frame[28:32] == vip == frame[38:42])
+    refused = lab.salt("ctl2", "ha_vip.garp", "api")["ctl2"]
+    assert refused == {"result": False, "comment": "%s is not held by this node" % API}
 
 
 def test_admin_socket_is_root_only(lab):
