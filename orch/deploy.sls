@@ -62,3 +62,57 @@ hastack-galera-up:
     - require:
       - salt: hastack-galera
 {%- endif %}
+{%- set rabbit = topo.get('services', {}).get('rabbitmq') %}
+{%- if rabbit %}
+{%- set others = topo.get('nodes', {}).keys() | reject('in', rabbit.nodes) | list %}
+
+{#- Nodes that left the pillar's RabbitMQ members stop it and drop its data, so the others
+    can forget them. #}
+{%- if others %}
+hastack-rabbitmq-stopped-elsewhere:
+  salt.state:
+    - tgt: {{ others | join(',') }}
+    - tgt_type: list
+    - sls: rabbitmq.removed
+    - failhard: True
+    - require:
+      - salt: hastack-common
+{%- endif %}
+
+hastack-rabbitmq:
+  salt.state:
+    - tgt: {{ rabbit.nodes | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: rabbitmq
+    - failhard: True
+    - require:
+      - salt: hastack-common
+{%- for node in rabbit.nodes[1:] %}
+
+hastack-rabbitmq-join-{{ node }}:
+  salt.state:
+    - tgt: {{ node }}
+    - sls: rabbitmq.join
+    - failhard: True
+    - require:
+      - salt: hastack-rabbitmq
+      {%- if not loop.first %}
+      - salt: hastack-rabbitmq-join-{{ rabbit.nodes[loop.index0] }}
+      {%- endif %}
+{%- endfor %}
+
+hastack-rabbitmq-cluster:
+  salt.state:
+    - tgt: {{ rabbit.nodes[0] }}
+    - sls: rabbitmq.cluster
+    - failhard: True
+    - require:
+      - salt: hastack-rabbitmq
+      {%- if others %}
+      - salt: hastack-rabbitmq-stopped-elsewhere
+      {%- endif %}
+      {%- for node in rabbit.nodes[1:] %}
+      - salt: hastack-rabbitmq-join-{{ node }}
+      {%- endfor %}
+{%- endif %}

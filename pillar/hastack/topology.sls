@@ -36,7 +36,12 @@ hastack:
       mode: tcp
       single_writer: true            # one active writer, the others backups
       check: {port: 9200, path: /, expect: 200}
-    rabbitmq: {nodes: [ctl1, ctl2, ctl3], port: 5672}
+    rabbitmq:
+      nodes: [ctl1, ctl2, ctl3]        # the first is the seed the others join
+      port: 5672
+      queues: quorum                   # or classic_mirrored (RabbitMQ 3.x only)
+      users:                           # passwords: hastack secrets --topology ...
+        openstack: {vhost: /}
     keystone:
       nodes: [ctl1, ctl2, ctl3]
       port: 5000
@@ -52,4 +57,4 @@ hastack:
     pkg_refresh: true                # apt-get update before installing
     timesync: true                   # skipped inside containers: the host owns the clock
   # secrets: generated into pillar/hastack/secrets.sls by
-  #   hastack secrets --out pillar/hastack/secrets.sls
+  #   hastack secrets --out pillar/hastack/secrets.sls --topology pillar/hastack/topology.sls

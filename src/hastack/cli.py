@@ -39,7 +39,11 @@ def cmd_validate(args):
 
 
 def cmd_secrets(args):
-    added = secrets.write(args.out)
+    topo = None
+    if args.topology:
+        with open(args.topology) as f:
+            topo = (yaml.safe_load(f) or {}).get("hastack")
+    added = secrets.write(args.out, topo)
     print("%s: %s" % (args.out, "added " + ", ".join(added) if added else "complete, unchanged"))
     return 0
 
@@ -117,6 +121,7 @@ def parser():
 
     s = sub.add_parser("secrets", help="create or complete the generated secrets pillar")
     s.add_argument("--out", required=True, help="e.g. pillar/hastack/secrets.sls")
+    s.add_argument("--topology", help="the topology SLS, for per-user passwords it declares")
     s.set_defaults(func=cmd_secrets)
 
     lab = sub.add_parser("lab", help="the lab of nspawn nodes with a salt-master")

@@ -19,8 +19,9 @@ def _fresh(key):
     return _random.token_urlsafe(24)
 
 
-def complete(existing=None):
-    """Return ``(secrets, added)``: ``existing`` with every missing or weak secret generated."""
+def complete(existing=None, topo=None):
+    """Return ``(secrets, added)``: ``existing`` with every missing or weak secret generated,
+    including a password per RabbitMQ user the topology ``topo`` declares."""
     out = dict(existing or {})
     added = []
     for key in topology.SECRETS:
@@ -28,6 +29,14 @@ def complete(existing=None):
         if errors:
             out[key] = _fresh(key)
             added.append(key)
+    users = ((topo or {}).get("services", {}).get("rabbitmq", {}) or {}).get("users") or {}
+    passwords = dict(out.get("rabbitmq_users") or {})
+    for name in sorted(users):
+        if topology.validate_secret("rabbitmq_users:" + name, passwords.get(name)):
+            passwords[name] = _fresh(name)
+            added.append("rabbitmq_users:" + name)
+    if passwords:
+        out["rabbitmq_users"] = passwords
     return out, added
 
 
@@ -41,10 +50,10 @@ def load(path):
     return doc.get("hastack", {}).get("secrets", {})
 
 
-def write(path):
+def write(path, topo=None):
     """Create or complete the secrets pillar file at ``path`` (mode 0600). Returns added keys."""
     current = load(path)
-    values, added = complete(current)
+    values, added = complete(current, topo)
     if added or not os.path.exists(path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -312,9 +312,11 @@ def validate(topo):
     _check_services(topo, nodes, vips, errors)
     _check_common(topo, errors)
     _check_secrets(topo, errors)
-    from hastack import loadbalancer  # it reads the topology too: import here, not at the top
+    # These read the topology too: import here, not at the top.
+    from hastack import loadbalancer, rabbitmq
 
     loadbalancer.validate(topo, errors)
+    rabbitmq.validate(topo, errors)
     return errors
 
 

@@ -15,4 +15,5 @@ def good():
     with open(os.path.join(REPO, "pillar", "hastack", "topology.sls")) as f:
         topo = yaml.safe_load(f)["hastack"]
     topo["secrets"] = {key: "s3cr3t-%s-%s" % (key, "x" * 8) for key in topology.SECRETS}
+    topo["secrets"]["rabbitmq_users"] = {"openstack": "s3cr3t-openstack-user-xyz"}
     return copy.deepcopy(topo)

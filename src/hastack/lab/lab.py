@@ -139,7 +139,7 @@ class Lab:
         """The lab's topology and its secrets (made once, kept across `down`), validated."""
         base = os.path.join(self.dir, "pillar", "hastack")
         secrets_file = os.path.join(base, "secrets.sls")
-        secrets.write(secrets_file)
+        secrets.write(secrets_file, topo)
         errors = topology.validate(dict(topo, secrets=secrets.load(secrets_file)))
         if errors:
             raise LabError("the requested lab has an invalid topology:\n  " +

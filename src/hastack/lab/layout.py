@@ -68,7 +68,8 @@ def make_topology(controllers=3, network=2):
                          "preempt_delay": 5},
         "services": {
             "galera": galera,
-            "rabbitmq": {"nodes": list(ctls), "port": 5672},
+            "rabbitmq": {"nodes": list(ctls), "port": 5672, "queues": "quorum",
+                         "users": {"openstack": {"vhost": "/"}}},
             "keystone": {"nodes": list(ctls), "port": 5000, "vip": ["api", "api2"],
                          "check": {"path": "/v3", "expect": 200}},
             # A plain HTTP backend the lab runs (state lab.echo) so the load-balancing layer

@@ -78,3 +78,68 @@ def database(node, password):
                                database="hastack_test", autocommit=True, connect_timeout=1,
                                read_timeout=3, write_timeout=3)
     return connect
+
+
+def amqp_params(credentials, addresses, port=5672):
+    """pika connection parameters for each address, tried in order (clients list every node)."""
+    import pika
+
+    return [pika.ConnectionParameters(a, port, "/", credentials, connection_attempts=1,
+                                      socket_timeout=2, blocked_connection_timeout=10)
+            for a in addresses]
+
+
+def publish_confirmed(params, queue, total, at=None, action=None):
+    """Publish ids 0..total-1 as persistent messages, each confirmed by the broker; after a
+    failure reconnect (to any of ``params``) and publish the unconfirmed one again. Calls
+    ``action`` in a thread when id ``at`` is reached. Returns the confirmed ids."""
+    import pika
+
+    confirmed, i = set(), 0
+    fault = threading.Thread(target=action) if action else None
+    while i < total:
+        try:
+            conn = pika.BlockingConnection(params)
+            ch = conn.channel()
+            ch.confirm_delivery()
+            while i < total:
+                if fault is not None and i == at and fault.ident is None:
+                    fault.start()
+                ch.basic_publish("", queue, str(i).encode(), mandatory=True,
+                                 properties=pika.BasicProperties(delivery_mode=2))
+                confirmed.add(i)
+                i += 1
+            conn.close()
+        except (pika.exceptions.AMQPError, OSError):
+            time.sleep(0.2)
+    if fault is not None and fault.ident is not None:
+        fault.join()
+    return confirmed
+
+
+def consume_all(params, queue):
+    """Every id left in ``queue``."""
+    import pika
+
+    consumed = set()
+    conn = pika.BlockingConnection(params)
+    ch = conn.channel()
+    while True:
+        method, _, body = ch.basic_get(queue, auto_ack=True)
+        if method is None:
+            break
+        consumed.add(int(body))
+    conn.close()
+    return consumed
+
+
+def quorum_leader(node, queue):
+    """The node name of ``queue``'s leader, asked of ``node``."""
+    res = node.exec(["rabbitmqctl", "--quiet", "list_queues", "name", "leader", "--formatter",
+                     "json"], timeout=60)
+    import json
+
+    for q in json.loads(res.stdout or "[]"):
+        if q["name"] == queue:
+            return q["leader"].split("@")[1]
+    return None

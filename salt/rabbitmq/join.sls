@@ -1,0 +1,2 @@
+hastack-rabbitmq-joined:
+  ha_rabbitmq.clustered: []
