@@ -172,6 +172,8 @@ def bootstrap():
 def join():
     """
     Start MariaDB so it joins the running Primary component (IST, or SST if too far behind).
+    A MariaDB that runs but is not Synced (restarted by systemd during an outage and left
+    outside the Primary component) is restarted instead.
 
     CLI Example:
 
@@ -179,6 +181,8 @@ def join():
 
         salt ctl2 ha_galera.join
     """
+    if _running() and not galera.healthy(status()):
+        return _systemctl("restart", 900)
     return _systemctl("start", 900)
 
 

@@ -147,6 +147,41 @@ def delete_user(name):
     return _ok(code, err, "delete %s" % name)
 
 
+def vhosts():
+    """
+    The virtual hosts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_rabbitmq.vhosts
+    """
+    code, out, err = _ctl("list_vhosts", "name", "--formatter", "json")
+    if code != 0:
+        raise RuntimeError(err)
+    return sorted(v["name"] for v in json.loads(out))
+
+
+def queues(vhost="/"):
+    """
+    ``{queue: {"type", "leader", "messages"}}`` (``leader`` is the node holding a quorum
+    queue's leader, or a classic queue's master).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_rabbitmq.queues
+    """
+    code, out, err = _ctl("list_queues", "-p", vhost, "name", "type", "leader", "messages",
+                          "--formatter", "json")
+    if code != 0:
+        raise RuntimeError(err)
+    return {q["name"]: {"type": q["type"], "leader": rabbitmq.short(q["leader"] or ""),
+                        "messages": q["messages"]} for q in json.loads(out)}
+
+
 def policies(vhost="/"):
     """
     ``{name: {pattern, definition, apply-to}}`` on ``vhost``.

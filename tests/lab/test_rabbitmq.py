@@ -2,7 +2,6 @@
 no confirmed message lost when a quorum queue's leader node is killed -9, the killed node
 back in the cluster, and a node removed from the pillar forgotten (then added back)."""
 
-import json
 import os
 import pika
 import pytest
@@ -49,7 +48,9 @@ def test_no_confirmed_message_lost_when_the_leader_node_dies(lab, creds):
     conn = pika.BlockingConnection(params(creds, MEMBERS))
     conn.channel().queue_declare(QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
     conn.close()
-    leader = load.quorum_leader(lab.lab.node("ctl1"), QUEUE)
+    queue = lab.salt("ctl1", "ha_rabbitmq.queues")["ctl1"][QUEUE]
+    leader = queue["leader"]
+    assert queue["type"] == "quorum" and leader in MEMBERS
     others = [n for n in MEMBERS if n != leader]
 
     confirmed = load.publish_confirmed(
@@ -57,7 +58,7 @@ def test_no_confirmed_message_lost_when_the_leader_node_dies(lab, creds):
         action=lambda: lab.sh(leader, "systemctl", "kill", "-s", "KILL", "rabbitmq-server"))
     assert len(confirmed) == 1000
     # The kill happened: leadership moved to a surviving node.
-    assert load.quorum_leader(lab.lab.node(others[0]), QUEUE) in others
+    assert lab.salt(others[0], "ha_rabbitmq.queues")[others[0]][QUEUE]["leader"] in others
     consumed = load.consume_all(params(creds, others), QUEUE)
     assert sorted(confirmed - consumed) == []
 

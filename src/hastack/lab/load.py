@@ -132,14 +132,3 @@ def consume_all(params, queue):
     conn.close()
     return consumed
 
-
-def quorum_leader(node, queue):
-    """The node name of ``queue``'s leader, asked of ``node``."""
-    res = node.exec(["rabbitmqctl", "--quiet", "list_queues", "name", "leader", "--formatter",
-                     "json"], timeout=60)
-    import json
-
-    for q in json.loads(res.stdout or "[]"):
-        if q["name"] == queue:
-            return q["leader"].split("@")[1]
-    return None
