@@ -24,6 +24,8 @@ The shape, with the example in ``pillar/hastack/topology.sls``::
 import ipaddress
 import re
 
+from hastack import galera
+
 ROLES = ("controller", "network", "loadbalancer", "storage")
 
 # Ports a service binds on its nodes' own addresses besides its main ``port``.
@@ -199,8 +201,9 @@ def _check_services(topo, nodes, vips, errors):
         if name == "galera":
             _check_galera_size(svc, members, field, nodes, errors)
             method = svc.get("sst_method", "rsync")
-            if method not in ("rsync", "mariabackup"):
-                errors.append("%s:sst_method: %r is not rsync or mariabackup" % (field, method))
+            if method not in galera.SST_METHODS:
+                errors.append("%s:sst_method: %r is not %s" % (field, method,
+                                                               " or ".join(galera.SST_METHODS)))
         ports = ([port] if port else []) + list(SERVICE_EXTRA_PORTS.get(name, ()))
         for node in members:
             for p in ports:
