@@ -31,7 +31,11 @@ def __virtual__():
 
 
 def _running():
-    return __salt__["service.status"]("mariadb")
+    """MariaDB's unit is up or on its way (a node waiting for a Primary component stays
+    'activating'): either way its data directory is in use."""
+    res = subprocess.run(["systemctl", "show", "-p", "ActiveState", "--value", "mariadb"],
+                         capture_output=True, text=True, timeout=30)
+    return res.stdout.strip() in ("active", "activating", "deactivating", "reloading")
 
 
 def status():

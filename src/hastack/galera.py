@@ -250,7 +250,11 @@ def render_config(topo, node):
         "wsrep_node_address = %s" % addr,
         "wsrep_node_name = %s" % node,
         "wsrep_sst_method = %s" % method,
-        'wsrep_provider_options = "gcache.size=%s"' % svc.get("gcache_size", "256M"),
+        "# pc.recovery off: after a full outage, nodes restarted by systemd must not re-form",
+        "# a Primary component among themselves (it once left a node holding writesets the",
+        "# new Primary lacked); only galera_recover's election may bootstrap one.",
+        'wsrep_provider_options = "gcache.size=%s; pc.recovery=FALSE"'
+        % svc.get("gcache_size", "256M"),
     ]
     if method == "mariabackup":
         lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])

@@ -114,6 +114,7 @@ def test_config(good):
     assert "bind-address = 198.18.10.12" in cnf
     assert "wsrep_cluster_address = gcomm://198.18.10.11,198.18.10.12,198.18.10.13" in cnf
     assert "wsrep_node_name = ctl2" in cnf and "wsrep_sst_method = rsync" in cnf
+    assert "pc.recovery=FALSE" in cnf
     good["services"]["galera"]["sst_method"] = "mariabackup"
     assert ("wsrep_sst_auth = sst:%s" % good["secrets"]["galera_sst_password"]
             in galera.render_config(good, "ctl2"))
