@@ -1,0 +1,406 @@
+"""The whole plane at a glance: ``salt-run hastack.status``.
+
+The runner asks every node what it sees and hands the raw answers here; :func:`summarize`
+turns them into one report, :func:`render` into the table an operator reads.
+
+The answers, as gathered (a node that did not answer is missing, or has a value that is not
+a dict: Salt's "function not available" string, a traceback, ``None``)::
+
+    {"ping":     {node: True},                     # test.ping; a node missing here is down
+     "vips":     {lb: ha_vip.held()},
+     "haproxy":  {lb: ha_haproxy.backends()},
+     "galera":   {node: ha_galera.status()},       # None: MariaDB does not answer
+     "rabbitmq": {node: ha_rabbitmq.status()},     # None: rabbitmqctl cluster_status failed
+     "keystone": {node: ha_keystone.health()},
+     "catalog":  ha_keystone.catalog_check() or None,
+     "catalog_node": the node that ran it (optional)}
+
+The report has one section per layer the topology has (``nodes`` always; ``vips``,
+``haproxy``, ``galera``, ``rabbitmq``, ``keystone`` only when configured), each with an
+``ok``; ``green`` is true when every section is; ``problems`` lists, one sentence each, what
+is wrong, naming the node, VIP or service. A section is not ok while a node it needs could
+not report: green means "seen to be healthy", never "nothing bad was heard". A node that is
+down is named once, in ``nodes``, rather than again in every service it runs; what its
+absence does to a service (a smaller Galera cluster, a backend DOWN) is still named there.
+
+Pure: the topology and the answers in, data and text out. No Salt.
+"""
+
+from hastack import galera, loadbalancer, rabbitmq, vip
+
+SECTIONS = ("nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone")
+TITLES = {"nodes": "Nodes", "vips": "VIPs", "haproxy": "haproxy backends (as each load "
+          "balancer sees them)", "galera": "Galera", "rabbitmq": "RabbitMQ",
+          "keystone": "Keystone"}
+
+
+def _short_text(value, limit=100):
+    text = str(value).strip().splitlines()
+    text = text[0] if text else ""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _silence(node, section, answers):
+    """Why ``node`` gave no usable answer in ``section`` (None: it did, a dict):
+    ``node down``, ``no answer``, ``None`` (the function said "not running") or the text
+    Salt returned instead (function missing, exception)."""
+    got = (answers.get(section) or {})
+    if (answers.get("ping") or {}).get(node) is not True:
+        return "node down"
+    if node not in got:
+        return "no answer"
+    value = got[node]
+    if isinstance(value, dict):
+        return None
+    if value is None:
+        return "None"
+    return _short_text(value) or "empty answer"
+
+
+def _members(topo, service):
+    return list(((topo.get("services") or {}).get(service) or {}).get("nodes") or [])
+
+
+def _yesno(value):
+    return "-" if value is None else ("yes" if value else "no")
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+def _nodes(topo, answers, problems):
+    out = {}
+    for name, node in (topo.get("nodes") or {}).items():
+        up = (answers.get("ping") or {}).get(name) is True
+        out[name] = {"address": str(node.get("address", "")), "roles": list(node.get("roles", [])),
+                     "up": up}
+        if not up:
+            problems.append("node %s (%s) is down: it did not answer test.ping"
+                            % (name, out[name]["address"]))
+    return {"ok": all(n["up"] for n in out.values()), "nodes": out}
+
+
+def _vips(topo, answers, problems):
+    lbs = loadbalancer.lb_nodes(topo)
+    possible = lbs + [n for v in topo["vips"].values() for n in v.get("nodes", [])
+                      if n not in lbs]
+    held = {n: list(a) for n, a in (answers.get("vips") or {}).items()
+            if isinstance(a, dict) and _silence(n, "vips", answers) is None}
+    report = vip.holders_report(topo, held, [n for n in possible if n not in held])
+    for name, v in report.items():
+        if v["status"] == "split-brain":
+            problems.append("VIP %s (%s) is held by %d nodes at once: %s"
+                            % (name, v["address"], len(v["holders"]), ", ".join(v["holders"])))
+        elif v["status"] == "missing":
+            problems.append("VIP %s (%s) is held by no node" % (name, v["address"]))
+        elif v["status"] == "unknown":
+            silent = [n for n in topo["vips"][name].get("nodes", []) if n not in held]
+            problems.append("VIP %s (%s) has no holder among the nodes that answered; %s "
+                            "did not answer" % (name, v["address"], ", ".join(silent)))
+    return {"ok": all(v["status"] == "ok" for v in report.values()), "vips": report}
+
+
+def _up(status):
+    return isinstance(status, str) and status.split(" ")[0] == "UP"
+
+
+def _haproxy(topo, answers, problems):
+    lbs = loadbalancer.lb_nodes(topo)
+    services = {name: svc for name, svc in sorted((topo.get("services") or {}).items())
+                if loadbalancer.service_vips(svc)}
+    seen, silent = {}, {}
+    for lb in lbs:
+        why = _silence(lb, "haproxy", answers)
+        if why is None:
+            seen[lb] = answers["haproxy"][lb]
+        else:
+            silent[lb] = why
+            if why != "node down":
+                problems.append("haproxy on %s did not report its backends (%s)" % (lb, why))
+    table = {}
+    ok = not silent
+    for name, svc in services.items():
+        table[name] = {}
+        for lb, backends in seen.items():
+            if name not in backends:
+                ok = False
+                problems.append("haproxy on %s has no backend %s" % (lb, name))
+        for server in svc.get("nodes", []):
+            row = {}
+            for lb in lbs:
+                if lb in silent:
+                    row[lb] = None
+                elif name not in seen[lb]:
+                    row[lb] = "no backend"
+                else:
+                    row[lb] = seen[lb][name].get(server, "absent")
+            table[name][server] = row
+            bad = {}
+            for lb, status in row.items():
+                if lb in seen and name in seen[lb] and not _up(status):
+                    bad.setdefault(status, []).append(lb)
+            for status, where in sorted(bad.items()):
+                ok = False
+                problems.append("haproxy: %s backend %s is %s on %s"
+                                % (name, server, status, ", ".join(where)))
+    return {"ok": ok, "loadbalancers": lbs, "silent": silent, "services": table}
+
+
+def _galera(topo, answers, problems):
+    svc = topo["services"]["galera"]
+    members = _members(topo, "galera")
+    expected = len(members) + (1 if svc.get("arbitrator") else 0)
+    rows, ok, uuids = {}, True, {}
+    for node in members:
+        why = _silence(node, "galera", answers)
+        if why is not None:
+            ok = False
+            state = "MariaDB not answering" if why == "None" else why
+            rows[node] = {"healthy": False, "state": state, "primary": None, "ready": None,
+                          "size": None, "seqno": None, "uuid": None}
+            if why == "None":
+                problems.append("galera on %s: MariaDB does not answer on its local socket"
+                                % node)
+            elif why != "node down":
+                problems.append("galera on %s did not report its status (%s)" % (node, why))
+            continue
+        status = answers["galera"][node]
+        healthy = galera.healthy(status)
+        rows[node] = {"healthy": healthy, "state": status.get("state_comment", ""),
+                      "primary": status.get("primary"), "ready": status.get("ready"),
+                      "size": status.get("cluster_size"), "seqno": status.get("last_committed"),
+                      "uuid": status.get("cluster_uuid")}
+        if not healthy:
+            ok = False
+            problems.append("galera on %s is not Synced in a Primary component (state %s, %s, "
+                            "%s)" % (node, status.get("state_comment") or "?",
+                                     "Primary" if status.get("primary") else "non-Primary",
+                                     "ready" if status.get("ready") else "not ready"))
+            continue
+        uuids.setdefault(status.get("cluster_uuid"), []).append(node)
+        if status.get("cluster_size", 0) < expected:
+            ok = False
+            problems.append("galera on %s sees a cluster of %d, expected %d"
+                            % (node, status.get("cluster_size", 0), expected))
+    if len(uuids) > 1:
+        ok = False
+        problems.append("galera members are in different clusters: %s" % "; ".join(
+            "%s on %s" % (u, ", ".join(ns)) for u, ns in sorted(uuids.items())))
+    return {"ok": ok, "expected_size": expected, "nodes": rows}
+
+
+def _alarm_text(alarm):
+    if isinstance(alarm, dict):
+        what = alarm.get("resource") or alarm.get("type") or "alarm"
+        where = alarm.get("node")
+        return "%s alarm%s" % (what, " on %s" % rabbitmq.short(where) if where else "")
+    return str(alarm)
+
+
+def _rabbitmq(topo, answers, problems):
+    members = _members(topo, "rabbitmq")
+    rows, ok = {}, True
+    views = {}
+    for node in members:
+        why = _silence(node, "rabbitmq", answers)
+        if why is not None:
+            ok = False
+            rows[node] = {"answered": False, "state": "not answering" if why == "None" else why}
+            if why == "None":
+                problems.append("rabbitmq on %s does not answer (rabbitmqctl cluster_status "
+                                "failed)" % node)
+            elif why != "node down":
+                problems.append("rabbitmq on %s did not report its status (%s)" % (node, why))
+            continue
+        status = answers["rabbitmq"][node]
+        views[node] = status
+        rows[node] = {"answered": True, "nodes": list(status.get("nodes", [])),
+                      "running": list(status.get("running", [])),
+                      "partitions": dict(status.get("partitions") or {}),
+                      "alarms": [_alarm_text(a) for a in status.get("alarms") or []],
+                      "version": status.get("version", "")}
+    sentences = []
+    for member in members:
+        outside = [n for n, s in views.items() if member not in s.get("nodes", [])]
+        stopped = [n for n, s in views.items()
+                   if member in s.get("nodes", []) and member not in s.get("running", [])]
+        if outside:
+            sentences.append("rabbitmq: %s is not in the cluster (seen from %s)"
+                             % (member, ", ".join(outside)))
+        if stopped:
+            sentences.append("rabbitmq: %s is not running (seen from %s)"
+                             % (member, ", ".join(stopped)))
+    strangers = sorted({n for s in views.values() for n in s.get("nodes", [])} - set(members))
+    for stranger in strangers:
+        sentences.append("rabbitmq: cluster node %s is not in hastack:services:rabbitmq:nodes "
+                         "(forget it once it is stopped)" % stranger)
+    cuts = sorted({(k, peer) for s in views.values()
+                   for k, peers in (s.get("partitions") or {}).items() for peer in peers})
+    for node, peer in cuts:
+        sentences.append("rabbitmq: network partition: %s is cut off from %s" % (node, peer))
+    alarms = sorted({a for row in rows.values() for a in row.get("alarms", [])})
+    for alarm in alarms:
+        sentences.append("rabbitmq: %s" % alarm)
+    if sentences:
+        ok = False
+        problems.extend(sentences)
+    return {"ok": ok, "nodes": rows}
+
+
+def _keystone(topo, answers, problems):
+    rows, ok = {}, True
+    for node in _members(topo, "keystone"):
+        why = _silence(node, "keystone", answers)
+        if why is not None:
+            ok = False
+            rows[node] = {"ok": None, "status": None, "seconds": None, "url": "",
+                          "error": why}
+            if why != "node down":
+                problems.append("keystone on %s did not report its health (%s)" % (node, why))
+            continue
+        health = answers["keystone"][node]
+        rows[node] = {"ok": bool(health.get("ok")), "status": health.get("status"),
+                      "seconds": health.get("seconds"), "url": health.get("url", ""),
+                      "error": health.get("error")}
+        if not health.get("ok"):
+            ok = False
+            detail = ("HTTP %s" % health["status"]) if health.get("status") else \
+                (health.get("error") or "no answer")
+            problems.append("keystone on %s is unhealthy: %s from %s"
+                            % (node, detail, health.get("url", "?")))
+    check = answers.get("catalog")
+    catalog = {"ok": False, "checked_on": answers.get("catalog_node"), "problems": [],
+               "error": None}
+    if check is None:
+        catalog["error"] = "not checked: no Keystone node answered"
+        problems.append("keystone catalog was not checked: no Keystone node answered")
+    elif not isinstance(check, dict):
+        catalog["error"] = _short_text(check)
+        problems.append("keystone catalog check did not run (%s)" % catalog["error"])
+    else:
+        catalog.update(ok=bool(check.get("ok")), problems=list(check.get("problems") or []),
+                       error=check.get("error"))
+        if catalog["error"]:
+            problems.append("keystone catalog check failed: %s" % catalog["error"])
+        problems.extend("keystone catalog: %s" % p for p in catalog["problems"])
+        if not catalog["ok"] and not catalog["error"] and not catalog["problems"]:
+            problems.append("keystone catalog is not right (the check gave no detail)")
+    return {"ok": ok and catalog["ok"], "nodes": rows, "catalog": catalog}
+
+
+def summarize(topo, answers):
+    """The report on the whole plane from the runner's raw ``answers`` (see the module doc):
+    ``{"green", "problems", "nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone"}``,
+    the service sections only for services the topology has."""
+    problems = []
+    services = topo.get("services") or {}
+    report = {"nodes": _nodes(topo, answers, problems)}
+    if topo.get("vips"):
+        report["vips"] = _vips(topo, answers, problems)
+    if any(loadbalancer.service_vips(s or {}) for s in services.values()):
+        report["haproxy"] = _haproxy(topo, answers, problems)
+    for name, build in (("galera", _galera), ("rabbitmq", _rabbitmq),
+                        ("keystone", _keystone)):
+        if name in services:
+            report[name] = build(topo, answers, problems)
+    report["green"] = all(report[s]["ok"] for s in SECTIONS if s in report)
+    report["problems"] = problems
+    return report
+
+
+# -- the table --------------------------------------------------------------------------------
+
+def _table(header, rows, indent="  "):
+    """Fixed-width columns, two spaces apart, no trailing blanks."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip()
+            for r in cells]
+
+
+def _render_nodes(sec):
+    return _table(["node", "address", "roles", "state"],
+                  [[n, v["address"], ",".join(v["roles"]) or "-", "up" if v["up"] else "DOWN"]
+                   for n, v in sec["nodes"].items()])
+
+
+def _render_vips(sec):
+    return _table(["vip", "address", "held by", "status"],
+                  [[n, v["address"], ",".join(v["holders"]) or "-", v["status"]]
+                   for n, v in sec["vips"].items()])
+
+
+def _render_haproxy(sec):
+    lbs = sec["loadbalancers"]
+    rows = []
+    for name, servers in sec["services"].items():
+        for server, row in servers.items():
+            rows.append([name, server] + [row[lb] if row[lb] is not None
+                                          else sec["silent"].get(lb, "?") for lb in lbs])
+    return _table(["service", "server"] + ["on %s" % lb for lb in lbs], rows)
+
+
+def _render_galera(sec):
+    rows = []
+    for n, v in sec["nodes"].items():
+        rows.append([n, v["state"], _yesno(v["primary"]), _yesno(v["ready"]),
+                     "-" if v["size"] is None else "%d/%d" % (v["size"], sec["expected_size"]),
+                     "-" if v["seqno"] is None else v["seqno"]])
+    return _table(["node", "state", "primary", "ready", "size", "seqno"], rows)
+
+
+def _render_rabbitmq(sec):
+    rows = []
+    for n, v in sec["nodes"].items():
+        if not v["answered"]:
+            rows.append([n, v["state"], "-", "-", "-", "-"])
+            continue
+        parts = ["%s vs %s" % (k, ",".join(p)) for k, p in sorted(v["partitions"].items())]
+        rows.append([n, ",".join(v["nodes"]) or "-",
+                     "%s (%d/%d)" % (",".join(v["running"]) or "-", len(v["running"]),
+                                     len(v["nodes"])),
+                     " ".join(parts) or "none", "; ".join(v["alarms"]) or "none",
+                     v["version"] or "-"])
+    return _table(["node", "cluster nodes", "running", "partitions", "alarms", "version"], rows)
+
+
+def _render_keystone(sec):
+    rows = []
+    for n, v in sec["nodes"].items():
+        health = "?" if v["ok"] is None else ("ok" if v["ok"] else "FAIL")
+        rows.append([n, health, v["status"] or "-",
+                     "-" if v["seconds"] is None else "%.3f" % v["seconds"],
+                     v["url"] or "-", v["error"] or ""])
+    lines = _table(["node", "health", "http", "seconds", "url", "error"], rows)
+    cat = sec["catalog"]
+    if cat["ok"]:
+        verdict = "right (only VIP URLs)"
+    elif cat["error"]:
+        verdict = "UNKNOWN: %s" % cat["error"]
+    else:
+        verdict = "WRONG: %d problem(s), listed below" % len(cat["problems"])
+    where = " (checked on %s)" % cat["checked_on"] if cat.get("checked_on") else ""
+    return lines + ["  catalog: %s%s" % (verdict, where)]
+
+
+_RENDER = {"nodes": _render_nodes, "vips": _render_vips, "haproxy": _render_haproxy,
+           "galera": _render_galera, "rabbitmq": _render_rabbitmq,
+           "keystone": _render_keystone}
+
+
+def render(report):
+    """The report as text: a verdict line, one block per section, the problems at the end."""
+    problems = report.get("problems", [])
+    if report.get("green"):
+        lines = ["hastack status: GREEN"]
+    else:
+        lines = ["hastack status: NOT GREEN, %d problem%s" % (len(problems),
+                                                            "" if len(problems) == 1 else "s")]
+    for name in SECTIONS:
+        if name not in report:
+            continue
+        sec = report[name]
+        lines += ["", "%s: %s" % (TITLES[name], "ok" if sec["ok"] else "PROBLEM")]
+        lines += _RENDER[name](sec)
+    if problems:
+        lines += ["", "Problems:"] + ["  - %s" % p for p in problems]
+    return "\n".join(lines) + "\n"
