@@ -65,6 +65,41 @@ def _yesno(value):
     return "-" if value is None else ("yes" if value else "no")
 
 
+# -- what to ask ------------------------------------------------------------------------------
+
+FUNCTIONS = (("vips", "ha_vip.held"), ("haproxy", "ha_haproxy.backends"),
+             ("galera", "ha_galera.status"), ("rabbitmq", "ha_rabbitmq.status"),
+             ("keystone", "ha_keystone.health"))
+
+
+def plan(topo):
+    """Whom the runner asks what, for the layers the topology has: ``[(section, function,
+    nodes)]`` in pillar order. The runner leaves out the nodes that did not answer
+    test.ping; the catalog check is :func:`catalog_node`'s."""
+    services = topo.get("services") or {}
+    lbs = loadbalancer.lb_nodes(topo)
+    vip_nodes = lbs + [n for v in (topo.get("vips") or {}).values()
+                       for n in v.get("nodes", []) if n not in lbs]
+    whom = {"vips": list(dict.fromkeys(vip_nodes)) if topo.get("vips") else [],
+            "haproxy": lbs if any(loadbalancer.service_vips(s or {})
+                                  for s in services.values()) else []}
+    for name in ("galera", "rabbitmq", "keystone"):
+        whom[name] = _members(topo, name) if name in services else []
+    return [(section, fun, whom[section]) for section, fun in FUNCTIONS if whom[section]]
+
+
+def catalog_node(topo, answers):
+    """The Keystone node to run the catalog check on: the first (pillar order) whose health
+    check answered, else the first that is up; None if there is none."""
+    members = _members(topo, "keystone")
+    health = answers.get("keystone") or {}
+    up = answers.get("ping") or {}
+    for node in members:
+        if up.get(node) is True and isinstance(health.get(node), dict):
+            return node
+    return next((n for n in members if up.get(n) is True), None)
+
+
 # -- sections ---------------------------------------------------------------------------------
 
 def _nodes(topo, answers, problems):
@@ -80,9 +115,7 @@ def _nodes(topo, answers, problems):
 
 
 def _vips(topo, answers, problems):
-    lbs = loadbalancer.lb_nodes(topo)
-    possible = lbs + [n for v in topo["vips"].values() for n in v.get("nodes", [])
-                      if n not in lbs]
+    possible = next(nodes for section, _, nodes in plan(topo) if section == "vips")
     held = {n: list(a) for n, a in (answers.get("vips") or {}).items()
             if isinstance(a, dict) and _silence(n, "vips", answers) is None}
     report = vip.holders_report(topo, held, [n for n in possible if n not in held])

@@ -3,10 +3,13 @@ Each case breaks one thing in an all-green set of answers and checks the section
 turn red, the problem sentence that names it, and that the table says so too."""
 
 import copy
+import importlib.util
 import json
+import os
 
 import pytest
 
+from conftest import REPO
 from hastack import status
 
 CTL = ["ctl1", "ctl2", "ctl3"]
@@ -268,3 +271,120 @@ def test_the_table_has_fixed_width_columns(good):
     header, first = block[1], block[2]
     assert header.index("address") == first.index("198.18.10.11")
     assert header.index("state") == first.index("up")
+
+
+def test_plan_asks_each_layer_of_its_own_nodes(good):
+    assert status.plan(good) == [
+        ("vips", "ha_vip.held", CTL), ("haproxy", "ha_haproxy.backends", CTL),
+        ("galera", "ha_galera.status", CTL), ("rabbitmq", "ha_rabbitmq.status", CTL),
+        ("keystone", "ha_keystone.health", CTL)]
+    good["loadbalancer"]["nodes"] = ["net1", "net2"]
+    del good["services"]["keystone"], good["services"]["rabbitmq"]
+    assert status.plan(good) == [
+        ("vips", "ha_vip.held", ["net1", "net2", "ctl1", "ctl2", "ctl3"]),
+        ("haproxy", "ha_haproxy.backends", ["net1", "net2"]),
+        ("galera", "ha_galera.status", CTL)]
+
+
+@pytest.mark.parametrize("ping, health, expected", [
+    ({"ctl1": True, "ctl2": True}, {"ctl1": {"ok": False}, "ctl2": {"ok": True}}, "ctl1"),
+    ({"ctl2": True, "ctl3": True}, {"ctl3": {"ok": True}}, "ctl3"),
+    ({"ctl2": True}, {"ctl2": "'ha_keystone.health' is not available."}, "ctl2"),
+    ({"net1": True}, {}, None),
+])
+def test_catalog_node_is_the_first_keystone_node_that_answered(good, ping, health, expected):
+    assert status.catalog_node(good, {"ping": ping, "keystone": health}) == expected
+
+
+# -- the runner: asks only what the plan says, of the nodes that answered the ping ----------
+
+FUNS = {"test.ping": "ping", "ha_vip.held": "vips", "ha_haproxy.backends": "haproxy",
+        "ha_galera.status": "galera", "ha_rabbitmq.status": "rabbitmq",
+        "ha_keystone.health": "keystone"}
+
+
+class FakeClient:
+    """LocalClient.cmd over canned answers, one set per round; records every call."""
+
+    def __init__(self, *rounds):
+        self.rounds, self.calls = list(rounds), []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def cmd(self, nodes, fun, tgt_type=None, timeout=None):
+        assert tgt_type == "list"
+        self.calls.append((fun, list(nodes)))
+        answers = self.rounds[0]
+        if fun == "ha_keystone.catalog_check":
+            if len(self.rounds) > 1:
+                self.rounds.pop(0)
+            return {nodes[0]: answers["catalog"]}
+        got = answers[FUNS[fun]]
+        return {n: got[n] for n in nodes if n in got}
+
+
+def runner_with(good, monkeypatch, client, output=None):
+    path = os.path.join(REPO, "_runners", "hastack.py")
+    spec = importlib.util.spec_from_file_location("test_status_runner", path)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    runner.__opts__ = {"id": "master", "conf_file": "/dev/null", "output": output}
+    runner.__context__ = {}
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": good})
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda conf: client)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    return runner
+
+
+def test_runner_asks_only_the_nodes_that_answered_the_ping(good, monkeypatch, capsys):
+    answers = green_answers()
+    answers["ping"]["net2"] = False  # a minion that answered something other than True
+    node_down(answers, "ctl3")
+    client = FakeClient(answers)
+    runner = runner_with(good, monkeypatch, client)
+    assert runner.status()["retcode"] == 1
+    assert "ctl3  node down" in capsys.readouterr().out
+    assert client.calls[0] == ("test.ping", NODES)
+    assert ("ha_galera.status", ["ctl1", "ctl2"]) in client.calls
+    assert ("ha_keystone.catalog_check", ["ctl1"]) in client.calls
+    assert all("ctl3" not in nodes for fun, nodes in client.calls[1:])
+
+
+def test_runner_text_green_and_red(good, monkeypatch, capsys):
+    runner = runner_with(good, monkeypatch, FakeClient(green_answers()))
+    out = runner.status()
+    assert out.startswith("hastack status: GREEN") and "retcode" not in runner.__context__
+    answers = green_answers()
+    keystone_503(answers)
+    runner = runner_with(good, monkeypatch, FakeClient(answers))
+    ret = runner.status()
+    assert ret == {"green": False, "problems": 1, "retcode": 1}
+    assert runner.__context__["retcode"] == 1
+    printed = capsys.readouterr().out
+    assert printed.startswith("hastack status: NOT GREEN, 1 problem")
+    assert "keystone on ctl2 is unhealthy" in printed
+
+
+@pytest.mark.parametrize("output, kwargs", [("json", {}), (None, {"out": "json"})])
+def test_runner_json_is_the_report_with_a_retcode(good, monkeypatch, output, kwargs):
+    answers = green_answers()
+    rabbit_partition(answers)
+    runner = runner_with(good, monkeypatch, FakeClient(answers), output=output)
+    report = runner.status(**kwargs)
+    assert report["green"] is False and report["retcode"] == 1
+    assert report["rabbitmq"]["ok"] is False
+    json.dumps(report)
+
+
+def test_runner_wait_asks_again_until_green(good, monkeypatch):
+    red = green_answers()
+    galera_donor(red)
+    client = FakeClient(red, green_answers())
+    runner = runner_with(good, monkeypatch, client, output="json")
+    report = runner.status(wait=30)
+    assert report["green"] is True and "retcode" not in report
+    assert [fun for fun, _ in client.calls].count("test.ping") == 2
