@@ -230,3 +230,71 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                                                      time.monotonic() - started))
     out["seconds"] = round(time.monotonic() - started, 1)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# hastack.status: the whole plane in one table (issue 6). Self-contained: what to ask, the
+# verdict and the table are hastack.status's; this block only asks and hands the answers over.
+# ---------------------------------------------------------------------------------------------
+
+try:
+    from hastack import status as _plane
+except ImportError:  # __virtual__ already refuses to load without the hastack package
+    _plane = None
+
+
+def _status_answers(client, topo):
+    """Every node's raw answers for ``hastack.status.summarize``: test.ping first, then each
+    layer's function, asked only of the nodes that answered the ping."""
+    everyone = list(topo.get("nodes") or {})
+    pinged = client.cmd(everyone, "test.ping", tgt_type="list", timeout=5) if everyone else {}
+    answers = {"ping": {n: a is True for n, a in pinged.items()}}
+    for section, fun, nodes in _plane.plan(topo):
+        up = [n for n in nodes if answers["ping"].get(n)]
+        answers[section] = client.cmd(up, fun, tgt_type="list", timeout=5) if up else {}
+    if "keystone" in (topo.get("services") or {}):
+        node = _plane.catalog_node(topo, answers)
+        answers["catalog_node"] = node
+        answers["catalog"] = (client.cmd([node], "ha_keystone.catalog_check", tgt_type="list",
+                                         timeout=20).get(node) if node else None)
+    return answers
+
+
+def status(wait=0, out=None, minion=None):
+    """
+    The whole plane in one table: nodes up/down; who holds each VIP (one held twice or by
+    nobody); haproxy backends per service as each load balancer sees them; Galera state,
+    size and seqno per node; RabbitMQ nodes, running nodes, partitions and alarms; Keystone
+    health per node and whether the catalog names only VIPs. Problems are listed at the end.
+
+    Exits non-zero unless everything is green; with ``wait=SECONDS`` it asks again until it
+    is, or the time is up (a rollout's health gate). ``--out=json`` (or ``out=json``) returns
+    the structured report (``green``, ``problems`` and one section per layer) instead of
+    the table.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.status
+        salt-run hastack.status --out=json
+        salt-run hastack.status wait=120
+    """
+    topo = _pillar(minion).get("hastack") or {}
+    as_json = __opts__.get("output") == "json" or out == "json"
+    deadline = time.monotonic() + float(wait)
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        while True:
+            report = _plane.summarize(topo, _status_answers(client, topo))
+            if report["green"] or time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+    if as_json:
+        return report if report["green"] else _fail(report)
+    text = _plane.render(report)
+    if report["green"]:
+        return text
+    # salt-run takes its exit code only from a returned dict's "retcode": print the table as
+    # is, then return the verdict in a dict that carries it.
+    print(text, end="")
+    return _fail({"green": False, "problems": len(report["problems"])})
