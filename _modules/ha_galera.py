@@ -250,3 +250,51 @@ def ensure_sst_user():
     finally:
         conn.close()
     return {"result": True, "comment": "sst@localhost present"}
+
+
+def _database_facts(cur, name, user, password, host):
+    cur.execute("SHOW DATABASES LIKE %s", (name,))
+    facts = {"database": cur.fetchone() is not None}
+    cur.execute("SELECT Password = PASSWORD(%s) FROM mysql.user WHERE User = %s AND Host = %s",
+                (password, user, host))
+    row = cur.fetchone()
+    facts["user"] = row is not None
+    facts["password"] = bool(row and row[0])
+    facts["grant"] = False
+    if facts["user"]:
+        cur.execute("SHOW GRANTS FOR %s@%s", (user, host))
+        wanted = "GRANT ALL PRIVILEGES ON `%s`.* TO" % name
+        facts["grant"] = any(r[0].startswith(wanted) for r in cur.fetchall())
+    return facts
+
+
+def database(name, user, password, host, test=False):
+    """
+    Make an OpenStack service's database and its user (``user@host`` with ALL on
+    ``name``), on a node of the Primary component; Galera replicates it. Returns
+    ``{"result", "changes", "comment"}``; with ``test=True`` only says what is missing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_galera.database keystone keystone PASSWORD 198.18.10.0/255.255.255.0
+    """
+    if not galera.healthy(status()):
+        return {"result": False, "changes": {},
+                "comment": "MariaDB on this node is not Synced in a Primary component"}
+    conn = galera_health.connect()
+    try:
+        with conn.cursor() as cur:
+            missing = galera.database_missing(
+                name, user, host, _database_facts(cur, name, user, password, host))
+            if not missing or test:
+                return {"result": True, "changes": {"missing": missing} if missing else {},
+                        "comment": "would create " + ", ".join(missing) if missing
+                        else "database %s and its user are present" % name}
+            for statement in galera.database_sql(name, user, password, host):
+                cur.execute(statement)
+    finally:
+        conn.close()
+    return {"result": True, "changes": {"created": missing},
+            "comment": "created " + ", ".join(missing)}

@@ -177,18 +177,23 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
         cluster = _Galera(client, members, say)
         reports = cluster.reports()
         stuck = [n for n, r in reports.items() if r.running and not r.primary]
+        acted = []
         if stuck and not any(r.primary for r in reports.values()) and not dry_run:
             # Running but outside any Primary component (restarted after a full outage):
             # their positions are only readable once stopped.
             for name in stuck:
                 say("%s: running outside a Primary component: stopping it" % name)
+                acted.append("stopped %s" % name)
                 cluster.start(name, "ha_galera.stop")
             reports = cluster.reports()
         for name in members:
             say("%s: %s" % (name, galera.describe(reports.get(name))))
         decision = galera.elect(members, reports, node)
         say("decision: %s %s: %s" % (decision.action, decision.node, decision.reason))
-        out = {"result": decision.ok, "decision": decision.as_dict(), "steps": steps}
+        # What this run changed (empty when the cluster was already whole): a re-run of
+        # orch.deploy counts it.
+        out = {"result": decision.ok, "decision": decision.as_dict(), "steps": steps,
+               "acted": acted}
         if not decision.ok:
             return _fail(out)
         if dry_run:
@@ -206,6 +211,7 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                         " safe_to_bootstrap: 1" if state["safe_to_bootstrap"] else ""))
             if decision.action in ("bootstrap", "new"):
                 say("%s: bootstrapping a Primary component" % decision.node)
+                acted.append("bootstrapped %s" % decision.node)
                 cluster.start(decision.node, "ha_galera.bootstrap")
                 cluster.wait_synced(decision.node, timeout=timeout)
                 say("%s: Synced, Primary" % decision.node)
@@ -218,6 +224,7 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                 if rep is not None and rep.running and rep.synced and rep.primary:
                     continue
                 say("%s: joining" % name)
+                acted.append("joined %s" % name)
                 cluster.start(name, "ha_galera.join")
                 status = cluster.wait_synced(name, timeout=timeout)
                 say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))

@@ -33,3 +33,24 @@ def configured(name="galera"):
     wanted = {__salt__["ha_galera.config_path"](): (__salt__["ha_galera.render_config"](),
                                                     0o640, None, "mysql")}
     return hfiles.converge(name, wanted, test=__opts__["test"])
+
+
+def database(name, user, password_secret, host):
+    """An OpenStack service's database and user, made on this (Primary) node.
+
+    .. code-block:: yaml
+
+        keystone-db:
+          ha_galera.database:
+            - name: keystone
+            - user: keystone
+            - password_secret: keystone_db_password   # hastack:secrets:<this>
+            - host: 198.18.10.0/255.255.255.0
+    """
+    password = __salt__["ha_topology.get"]()["secrets"][password_secret]
+    res = __salt__["ha_galera.database"](name, user, password, host, test=__opts__["test"])
+    ret = {"name": name, "result": res["result"], "changes": res["changes"],
+           "comment": res["comment"]}
+    if __opts__["test"] and res["changes"]:
+        ret["result"] = None
+    return ret

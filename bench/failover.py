@@ -1,12 +1,13 @@
 """Client-visible outage when the load-balancing layer loses a piece, against the lab.
 
 A client on the host opens a new connection to the API VIP every 10 ms (100 ms timeout) and
-sends GET / to the lab's echo backends through haproxy. One fault at a time:
+sends GET /v3 to Keystone through haproxy. One fault at a time:
 
 - ``haproxy``: haproxy killed -9 on the VIP holder
 - ``keepalived``: keepalived killed -9 on the VIP holder
 - ``node``: the VIP holder powered off (``hastack lab kill``), then started again
-- ``backend``: one echo backend killed -9 (the VIP does not move; haproxy must hide it)
+- ``backend``: Keystone killed -9 on one controller (the VIP does not move; haproxy must
+  hide it)
 
 For each: failed requests and the longest gap between two successful answers. Then the same
 faults against the classic configuration (``vrrp_script`` polling haproxy every second,
@@ -28,7 +29,9 @@ import yaml
 from hastack.lab.lab import Lab
 
 VIP_NAME = "api"
-PORT = 8080
+SERVICE = "keystone"
+PORT = 5000
+PATH = "/v3"
 INTERVAL = 0.010
 TIMEOUT = 0.100
 SETTLE = 4.0           # seconds watched after the fault
@@ -49,7 +52,7 @@ class Client(threading.Thread):
             ok = False
             try:
                 conn = http.client.HTTPConnection(self.address, PORT, timeout=TIMEOUT)
-                conn.request("GET", "/")
+                conn.request("GET", PATH)
                 ok = conn.getresponse().status == 200
                 conn.close()
             except OSError:
@@ -101,7 +104,7 @@ class Bench:
             return False
         try:
             conn = http.client.HTTPConnection(self.vip, PORT, timeout=1)
-            conn.request("GET", "/")
+            conn.request("GET", PATH)
             return conn.getresponse().status == 200
         except OSError:
             return False
@@ -142,7 +145,7 @@ class Bench:
 
     def scenarios(self, with_node=True):
         holder = self.preferred
-        backend = [n for n in self.topo["services"]["echo"]["nodes"] if n != holder][0]
+        backend = [n for n in self.topo["services"][SERVICE]["nodes"] if n != holder][0]
         out = {
             "haproxy": self.measure("haproxy", lambda: self.sh(
                 holder, "systemctl", "kill", "-s", "KILL", "haproxy")),
@@ -153,7 +156,7 @@ class Bench:
             out["node"] = self.measure(
                 "node", lambda: self.lab.kill(holder), lambda: self.lab.start(holder))
         out["backend"] = self.measure("backend", lambda: self.sh(
-            backend, "systemctl", "kill", "-s", "KILL", "lab-echo"))
+            backend, "systemctl", "kill", "-s", "KILL", SERVICE))
         return out
 
     def apply_lb(self, overrides):

@@ -1,6 +1,8 @@
 {#- salt-run state.orchestrate orch.deploy: the ordered rollout from the topology pillar.
-    Each step requires the one before it and waits for its health, so a failure stops the
-    rollout at the step that failed. Service layers join here as they land. #}
+    validate; common; load balancers and VIPs; Galera; RabbitMQ; Keystone on one controller,
+    then the others; the catalog. Each step requires the one before it and waits for its
+    health, so a failure stops the rollout at the step that failed. A second run changes
+    nothing. #}
 {%- set topo = salt['pillar.get']('hastack', {}) %}
 {%- set nodes = topo.get('nodes', {}).keys() | list %}
 {%- set lb = salt['ha_topology.lb_nodes']() %}
@@ -115,4 +117,64 @@ hastack-rabbitmq-cluster:
       {%- for node in rabbit.nodes[1:] %}
       - salt: hastack-rabbitmq-join-{{ node }}
       {%- endfor %}
+{%- endif %}
+
+{%- set keystone = topo.get('services', {}).get('keystone') %}
+{%- if keystone and galera %}
+{%- set ks_first = keystone.nodes[0] %}
+{%- set ks_others = keystone.nodes[1:] %}
+
+{#- Its database and user, on a node of the Primary component. #}
+hastack-keystone-db:
+  salt.state:
+    - tgt: {{ galera.nodes[0] }}
+    - sls: keystone.db
+    - failhard: True
+    - require:
+      - salt: hastack-galera-up
+      {%- if rabbit %}
+      - salt: hastack-rabbitmq-cluster
+      {%- endif %}
+
+{#- One controller first: it makes the schema, then bootstraps the admin and the identity
+    endpoints on the VIP. Each Keystone step ends with the node answering GET /v3. #}
+hastack-keystone-first:
+  salt.state:
+    - tgt: {{ ks_first }}
+    - sls: keystone
+    - failhard: True
+    - require:
+      - salt: hastack-keystone-db
+
+hastack-keystone-bootstrap:
+  salt.state:
+    - tgt: {{ ks_first }}
+    - sls: keystone.bootstrap
+    - failhard: True
+    - require:
+      - salt: hastack-keystone-first
+{%- if ks_others %}
+
+hastack-keystone-others:
+  salt.state:
+    - tgt: {{ ks_others | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: keystone
+    - failhard: True
+    - require:
+      - salt: hastack-keystone-bootstrap
+{%- endif %}
+
+{#- Through the VIP: every API's endpoints name the load balancer, never a node. #}
+hastack-keystone-catalog:
+  salt.state:
+    - tgt: {{ ks_first }}
+    - sls: keystone.catalog
+    - failhard: True
+    - require:
+      - salt: {{ 'hastack-keystone-others' if ks_others else 'hastack-keystone-bootstrap' }}
+      {%- if topo.get('vips') %}
+      - salt: hastack-vips-held
+      {%- endif %}
 {%- endif %}

@@ -259,3 +259,34 @@ def render_config(topo, node):
     if method == "mariabackup":
         lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])
     return "\n".join(lines) + "\n"
+
+
+def _quote(value):
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _ident(name):
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        raise ValueError("%r is not a plain database or user name" % name)
+    return name
+
+
+def database_sql(name, user, password, host):
+    """Statements that make database ``name`` and give ``user``@``host`` all of it and
+    nothing else (an OpenStack service's database). Idempotent; replicated by Galera."""
+    who = "'%s'@'%s'" % (_ident(user), _quote(host))
+    return ["CREATE DATABASE IF NOT EXISTS `%s`" % _ident(name),
+            "CREATE USER IF NOT EXISTS %s IDENTIFIED BY '%s'" % (who, _quote(password)),
+            "ALTER USER %s IDENTIFIED BY '%s'" % (who, _quote(password)),
+            "GRANT ALL PRIVILEGES ON `%s`.* TO %s" % (_ident(name), who)]
+
+
+def database_missing(name, user, host, facts):
+    """What is missing for an OpenStack service's database, from ``facts`` read on a Primary
+    node (``database``: exists, ``user``: exists, ``password``: matches, ``grant``: the user
+    has ALL on it). Empty when nothing needs doing."""
+    labels = {"database": "database %s" % name,
+              "user": "user %s@%s" % (user, host),
+              "password": "password of %s@%s" % (user, host),
+              "grant": "ALL on %s.* for %s@%s" % (name, user, host)}
+    return [labels[k] for k in ("database", "user", "password", "grant") if not facts.get(k)]

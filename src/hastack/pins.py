@@ -14,6 +14,14 @@ RUNTIME = [
     "keystoneauth1==5.18.1",
 ]
 
+# The Keystone server's own venv (on every controller, at hastack.keystone.VENV): the server
+# runs under gunicorn; its config library parses argv, see hastack.keystone for the wrapper.
+KEYSTONE = [
+    "keystone==30.0.0",
+    "PyMySQL==1.2.4",
+    "gunicorn==27.0.1",
+]
+
 TEST = [
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",

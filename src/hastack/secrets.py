@@ -9,7 +9,12 @@ import secrets as _random
 
 import yaml
 
-from hastack import topology
+from hastack import keystone, topology
+
+# Keystone's Fernet and credential keys: lists of keys, identical on every controller.
+KEY_LISTS = (("keystone_fernet_keys", keystone.FERNET_KEYS),
+             ("keystone_credential_keys", keystone.CREDENTIAL_KEYS))
+GENERATED = topology.SECRETS + tuple(name for name, _ in KEY_LISTS)
 
 
 def _fresh(key):
@@ -28,6 +33,10 @@ def complete(existing=None, topo=None):
         errors = topology.validate_secret(key, out.get(key))
         if errors:
             out[key] = _fresh(key)
+            added.append(key)
+    for key, count in KEY_LISTS:
+        if keystone.key_errors(key, out.get(key), count):
+            out[key] = [keystone.new_fernet_key() for _ in range(count)]
             added.append(key)
     users = ((topo or {}).get("services", {}).get("rabbitmq", {}) or {}).get("users") or {}
     passwords = dict(out.get("rabbitmq_users") or {})

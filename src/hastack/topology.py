@@ -40,6 +40,7 @@ SECRETS = (
     "rabbitmq_cookie",
     "rabbitmq_admin_password",
     "keystone_admin_password",
+    "keystone_db_password",
     "haproxy_stats_password",
 )
 SECRET_MIN_LENGTH = 16
@@ -316,10 +317,11 @@ def validate(topo):
     _check_common(topo, errors)
     _check_secrets(topo, errors)
     # These read the topology too: import here, not at the top.
-    from hastack import loadbalancer, rabbitmq
+    from hastack import keystone, loadbalancer, rabbitmq
 
     loadbalancer.validate(topo, errors)
     rabbitmq.validate(topo, errors)
+    keystone.validate(topo, errors)
     return errors
 
 

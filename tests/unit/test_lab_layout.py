@@ -4,11 +4,10 @@ import os
 
 import pytest
 
-from hastack import topology
+from hastack import secrets, topology
 from hastack.lab import image, layout
 
-SECRETS = dict({key: "lab-secret-0123456789-%s" % key for key in topology.SECRETS},
-               rabbitmq_users={"openstack": "lab-secret-openstack-0123"})
+SECRETS, _ = secrets.complete({}, layout.make_topology(3, 2))
 
 
 @pytest.mark.parametrize("controllers,network", [(3, 2), (1, 0), (5, 1), (3, 0), (2, 1)])

@@ -8,7 +8,7 @@ from hastack import secrets, topology
 
 def test_complete_generates_every_secret_valid():
     values, added = secrets.complete({})
-    assert sorted(added) == sorted(topology.SECRETS)
+    assert sorted(added) == sorted(secrets.GENERATED)
     for key in topology.SECRETS:
         assert topology.validate_secret(key, values[key]) == []
     assert values["rabbitmq_cookie"].isalpha()
@@ -25,10 +25,10 @@ def test_complete_keeps_good_values_and_replaces_weak_ones():
 
 def test_write_is_private_and_idempotent(tmp_path):
     path = str(tmp_path / "pillar" / "secrets.sls")
-    assert sorted(secrets.write(path)) == sorted(topology.SECRETS)
+    assert sorted(secrets.write(path)) == sorted(secrets.GENERATED)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     first = open(path).read()
     assert secrets.write(path) == []
     assert open(path).read() == first
     doc = yaml.safe_load(first)
-    assert set(doc["hastack"]["secrets"]) == set(topology.SECRETS)
+    assert set(doc["hastack"]["secrets"]) == set(secrets.GENERATED)

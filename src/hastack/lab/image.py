@@ -1,4 +1,5 @@
-"""The lab's node image: a Debian bookworm root with the service packages and a salt-minion venv.
+"""The lab's node image: Debian bookworm with the service packages, a salt-minion venv and
+Keystone's venv (a real host gets it from the keystone state).
 
 The image is built once with debootstrap and a chroot, then kept read-only under
 ``/var/cache/hastack/images/<hash>/rootfs``, where ``<hash>`` covers the whole recipe below
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from hastack import pins
+from hastack import keystone, pins
 from hastack.lab import proc
 
 CACHE = "/var/cache/hastack"
@@ -104,6 +105,11 @@ STEPS = [
         echo {hastack_src} > {venv}/lib/python3.11/site-packages/hastack-lab.pth
         ln -sf {venv}/bin/salt-call /usr/local/bin/salt-call
     """),
+    ("create the keystone venv", """
+        python3 -m venv {keystone_venv}
+        {keystone_venv}/bin/pip install -q --no-cache-dir --no-index \
+            --find-links /tmp/hastack-wheels {keystone}
+    """),
     ("install the salt-minion unit and config", """
         mkdir -p /etc/salt/minion.d
         cat > /etc/salt/minion <<'HASTACK_EOF'
@@ -130,6 +136,7 @@ def recipe():
         "packages": PACKAGES,
         "services_disabled": SERVICES_DISABLED,
         "python": pins.RUNTIME,
+        "keystone": pins.KEYSTONE,
         "steps": [[label, render_step(script)] for label, script in STEPS],
     }
 
@@ -141,6 +148,8 @@ def render_step(script):
         venv=MINION_VENV,
         python=" ".join("'%s'" % p for p in pins.RUNTIME),
         hastack_src=HASTACK_SRC,
+        keystone_venv=keystone.VENV,
+        keystone=" ".join("'%s'" % p for p in pins.KEYSTONE),
         minion_config=MINION_CONFIG,
         minion_unit=SALT_MINION_UNIT,
     )
@@ -224,7 +233,8 @@ def _host_wheels(dest, log):
     Host and image are both Debian bookworm with Python 3.11, so the wheels fit.
     """
     os.makedirs(dest, exist_ok=True)
-    proc.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", dest] + pins.RUNTIME, log=log)
+    for reqs in (pins.RUNTIME, pins.KEYSTONE):
+        proc.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", dest] + reqs, log=log)
 
 
 def prune(cache=CACHE):

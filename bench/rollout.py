@@ -1,0 +1,121 @@
+"""Rollout figures: a cold `orch.deploy` on fresh nodes with the time of each phase, the
+idempotent re-run (its time and how many states changed), and Keystone tokens per second
+through the API VIP.
+
+Cold means: the lab torn down, nodes booted fresh from the cached image (their disks empty),
+then `salt-run state.orchestrate orch.deploy`. The phases are the orchestration's own steps
+(their durations as Salt reports them).
+
+Usage: python bench/rollout.py [--controllers 3 --network 2] [--token-seconds 20]
+(takes the lab down first and leaves it up; `make down` after). Prints one JSON line.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+import yaml
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from hastack import keystone
+from hastack.lab.lab import Lab
+
+
+def orchestrate(lab):
+    """Run orch.deploy; returns (seconds, {step: seconds}, changed states, result)."""
+    started = time.monotonic()
+    res = lab.master.cmd("salt-run", ["state.orchestrate", "orch.deploy", "--out=json"],
+                         timeout=3600)
+    took = time.monotonic() - started
+    try:
+        doc = json.loads(res.stdout)
+    except ValueError:
+        raise SystemExit("orch.deploy printed no JSON (exit %d):\n%s%s"
+                         % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
+    steps = next(iter(doc["data"].values()))
+    phases, changed, failed = {}, [], []
+    for key, step in sorted(steps.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
+        name = key.split("_|-")[1]
+        phases[name] = round(step.get("duration", 0) / 1000.0, 1)
+        if step.get("result") is False:
+            failed.append(name)
+        changed.extend("%s: %s" % (name, c) for c in changed_states(step))
+    return took, phases, changed, failed
+
+
+def changed_states(step):
+    """The minion states a `salt.state` step changed (`minion state-id`), or the runner step
+    itself when a runner reports changes other than its return."""
+    changes = step.get("changes") or {}
+    out = []
+    for minion, states in (changes.get("ret") or {}).items():
+        if isinstance(states, dict):
+            for sid, state in states.items():
+                if isinstance(state, dict) and state.get("changes"):
+                    out.append("%s %s" % (minion, sid.split("_|-")[1]))
+    return out
+
+
+def tokens_per_second(topo, seconds, threads=4):
+    url = keystone.auth_url(topo)
+    counts, errors = [0] * threads, [0] * threads
+    stop = time.monotonic() + seconds
+
+    def worker(i):
+        while time.monotonic() < stop:
+            auth = v3.Password(auth_url=url, username="admin",
+                               password=topo["secrets"]["keystone_admin_password"],
+                               project_name="admin", user_domain_id="default",
+                               project_domain_id="default")
+            try:
+                ks_session.Session(auth=auth, timeout=5).get_token()
+                counts[i] += 1
+            except Exception:  # noqa: BLE001 - a failed request is a figure here
+                errors[i] += 1
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {"url": url, "threads": threads, "seconds": seconds,
+            "tokens_per_s": round(sum(counts) / seconds, 1), "failed": sum(errors)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--controllers", type=int, default=3)
+    ap.add_argument("--network", type=int, default=2)
+    ap.add_argument("--token-seconds", type=float, default=20)
+    args = ap.parse_args()
+    lab = Lab(progress=lambda msg: print(msg, file=sys.stderr))
+    lab.down()
+    started = time.monotonic()
+    lab.up(args.controllers, args.network, deploy=False)
+    boot = time.monotonic() - started
+    with open(os.path.join(lab.dir, "pillar", "hastack", "topology.sls")) as f:
+        topo = yaml.safe_load(f)["hastack"]
+    with open(os.path.join(lab.dir, "pillar", "hastack", "secrets.sls")) as f:
+        topo["secrets"] = yaml.safe_load(f)["hastack"]["secrets"]
+    lab.lab_services(topo)
+    print("[bench] cold orch.deploy", file=sys.stderr)
+    cold, phases, _, failed = orchestrate(lab)
+    if failed:
+        raise SystemExit("cold deploy failed at %s" % failed)
+    print("[bench] re-run", file=sys.stderr)
+    rerun, _, changed, failed = orchestrate(lab)
+    print("[bench] tokens through the VIP", file=sys.stderr)
+    tokens = tokens_per_second(topo, args.token_seconds)
+    print(json.dumps({"nodes": {"controllers": args.controllers, "network": args.network},
+                      "boot_to_minions_s": round(boot, 1), "cold_deploy_s": round(cold, 1),
+                      "phases_s": phases, "rerun_s": round(rerun, 1),
+                      "rerun_changes": len(changed), "rerun_changed": changed,
+                      "rerun_failed": failed, "tokens": tokens}))
+
+
+if __name__ == "__main__":
+    main()
