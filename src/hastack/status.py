@@ -296,10 +296,13 @@ def _keystone(topo, answers, problems):
                       "error": health.get("error")}
         if not health.get("ok"):
             ok = False
-            detail = ("HTTP %s" % health["status"]) if health.get("status") else \
-                (health.get("error") or "no answer")
-            problems.append("keystone on %s is unhealthy: %s from %s"
-                            % (node, detail, health.get("url", "?")))
+            url = health.get("url") or "?"
+            if health.get("status"):
+                detail = "HTTP %s from %s" % (health["status"], url)
+            else:
+                error = health.get("error") or "no answer"
+                detail = error if url in error else "%s (%s)" % (error, url)
+            problems.append("keystone on %s is unhealthy: %s" % (node, detail))
     check = answers.get("catalog")
     catalog = {"ok": False, "checked_on": answers.get("catalog_node"), "problems": [],
                "error": None}

@@ -97,6 +97,11 @@ def keystone_503(a):
     a["keystone"]["ctl2"].update(ok=False, status=503)
 
 
+def keystone_timeout(a):
+    a["keystone"]["ctl3"].update(ok=False, status=None, seconds=2.01,
+                                 error="Request to http://198.18.10.13:5000/v3 timed out")
+
+
 def keystone_missing(a):
     a["keystone"]["ctl3"] = "'ha_keystone.health' is not available."
 
@@ -146,6 +151,8 @@ CASES = [
      "disk alarm on ctl2"),
     ("keystone-unhealthy", keystone_503, {"keystone"},
      "keystone on ctl2 is unhealthy: HTTP 503 from http://198.18.10.12:5000/v3", "FAIL"),
+    ("keystone-timeout", keystone_timeout, {"keystone"},
+     "keystone on ctl3 is unhealthy: Request to http://198.18.10.13:5000/v3 timed out", "2.010"),
     ("keystone-module-missing", keystone_missing, {"keystone"},
      "keystone on ctl3 did not report its health ('ha_keystone.health' is not available.)",
      "not available"),
@@ -315,7 +322,7 @@ class FakeClient:
     def __exit__(self, *exc):
         return False
 
-    def cmd(self, nodes, fun, tgt_type=None, timeout=None):
+    def cmd(self, nodes, fun, tgt_type=None, timeout=None, **kwargs):
         assert tgt_type == "list"
         self.calls.append((fun, list(nodes)))
         answers = self.rounds[0]
@@ -324,7 +331,9 @@ class FakeClient:
                 self.rounds.pop(0)
             return {nodes[0]: answers["catalog"]}
         got = answers[FUNS[fun]]
-        return {n: got[n] for n in nodes if n in got}
+        # What LocalClient.cmd gives for a targeted minion that did not return.
+        return {n: got.get(n, "Minion did not return. [No response]\nThe minions may not "
+                               "have all finished running") for n in nodes}
 
 
 def runner_with(good, monkeypatch, client, output=None):
@@ -352,6 +361,15 @@ def test_runner_asks_only_the_nodes_that_answered_the_ping(good, monkeypatch, ca
     assert ("ha_galera.status", ["ctl1", "ctl2"]) in client.calls
     assert ("ha_keystone.catalog_check", ["ctl1"]) in client.calls
     assert all("ctl3" not in nodes for fun, nodes in client.calls[1:])
+
+
+def test_runner_a_node_that_does_not_return_is_unknown(good, monkeypatch):
+    answers = green_answers()
+    del answers["vips"]["ctl1"]  # answered the ping, then gave no answer to ha_vip.held
+    runner = runner_with(good, monkeypatch, FakeClient(answers), output="json")
+    report = runner.status()
+    assert report["vips"]["vips"]["api"]["status"] == "unknown"
+    assert report["vips"]["ok"] is False
 
 
 def test_runner_text_green_and_red(good, monkeypatch, capsys):
