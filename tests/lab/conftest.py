@@ -1,9 +1,11 @@
 """Lab tests: one lab for the whole session, brought up with the user's command
 (`hastack lab up`) and torn down at the end, pass or fail. `make test` also runs
-`hastack lab down` after pytest, in case pytest itself dies."""
+`hastack lab down` after pytest, in case pytest itself dies. A developer iterating on one
+test file can keep the lab for the next run with HASTACK_KEEP_LAB=1 (`up` converges)."""
 
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -88,4 +90,5 @@ def lab():
         sys.stdout.write(res.stdout[-2000:])
         yield LabClient()
     finally:
-        hastack("lab", "down", check=False)
+        if not os.environ.get("HASTACK_KEEP_LAB"):
+            hastack("lab", "down", check=False)

@@ -1,5 +1,6 @@
 """The Galera election, rule by rule, and the files it reads and writes."""
 
+import pymysql
 import pytest
 
 from hastack import galera
@@ -133,3 +134,63 @@ def test_sst_user_sql_quotes_the_password():
     stmts = galera.sst_user_sql("a'b\\c")
     assert stmts[0] == "CREATE USER IF NOT EXISTS 'sst'@'localhost' IDENTIFIED BY 'a\\'b\\\\c'"
     assert "BINLOG MONITOR" in stmts[2]
+
+
+class FakeConn:
+    def __init__(self, log, fail=False):
+        self.log, self.fail = log, fail
+
+    def cursor(self):
+        conn = self
+
+        class Cur:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *a):
+                return False
+
+            def execute(self, q):
+                conn.log.append("query")
+                if conn.fail:
+                    raise pymysql.err.OperationalError(2006, "gone away")
+
+            def fetchall(self):
+                return [("wsrep_local_state", "4"), ("wsrep_cluster_status", "Primary"),
+                        ("wsrep_ready", "ON")]
+        return Cur()
+
+    def close(self):
+        self.log.append("close")
+
+
+def test_health_prober_reuses_its_connection_and_reconnects_once():
+    from hastack import galera_health
+
+    log, conns, now = [], [], [0.0]
+
+    def connect():
+        log.append("connect")
+        conns.append(FakeConn(log))
+        return conns[-1]
+
+    prober = galera_health.Prober(connect=connect, max_age=0.1, clock=lambda: now[0])
+    assert galera.healthy(prober.status())
+    now[0] += 0.05
+    prober.status()                       # within max_age: the same answer, no query
+    now[0] += 0.2
+    prober.status()
+    assert log == ["connect", "query", "query"]
+    conns[-1].fail = True                 # MariaDB restarted: the old connection is dead
+    now[0] += 0.2
+    assert galera.healthy(prober.status())
+    assert log[3:] == ["query", "close", "connect", "query"]
+
+
+def test_health_prober_says_down_when_mariadb_does_not_answer():
+    from hastack import galera_health
+
+    def connect():
+        raise pymysql.err.OperationalError(2002, "can't connect")
+
+    assert galera_health.Prober(connect=connect, max_age=0).status() is None
