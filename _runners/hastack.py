@@ -285,9 +285,9 @@ def status(wait=0, out=None, minion=None):
     health per node and whether the catalog names only VIPs. Problems are listed at the end.
 
     Exits non-zero unless everything is green; with ``wait=SECONDS`` it asks again until it
-    is, or the time is up (a rollout's health gate). ``--out=json`` (or ``out=json``) returns
-    the structured report (``green``, ``problems`` and one section per layer) instead of
-    the table.
+    is, or the time is up (a rollout's health gate). ``--out=json`` prints the structured
+    report (``green``, ``problems``, one section per layer) instead of the table;
+    ``out=json`` returns it to a caller that is not a terminal (an orchestration step).
 
     CLI Example:
 
