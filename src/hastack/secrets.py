@@ -9,12 +9,13 @@ import secrets as _random
 
 import yaml
 
-from hastack import keystone, topology
+from hastack import cluster, keystone, topology
 
 # Keystone's Fernet and credential keys: lists of keys, identical on every controller.
 KEY_LISTS = (("keystone_fernet_keys", keystone.FERNET_KEYS),
              ("keystone_credential_keys", keystone.CREDENTIAL_KEYS))
-GENERATED = topology.SECRETS + tuple(name for name, _ in KEY_LISTS)
+GENERATED = (topology.SECRETS + tuple(name for name, _ in KEY_LISTS)
+             + (cluster.AUTHKEY_SECRET,))
 
 
 def _fresh(key):
@@ -38,6 +39,10 @@ def complete(existing=None, topo=None):
         if keystone.key_errors(key, out.get(key), count):
             out[key] = [keystone.new_fernet_key() for _ in range(count)]
             added.append(key)
+    # corosync's authkey is binary: kept as base64, written decoded (hastack.cluster).
+    if cluster.authkey_errors(out.get(cluster.AUTHKEY_SECRET)):
+        out[cluster.AUTHKEY_SECRET] = cluster.new_authkey()
+        added.append(cluster.AUTHKEY_SECRET)
     users = ((topo or {}).get("services", {}).get("rabbitmq", {}) or {}).get("users") or {}
     passwords = dict(out.get("rabbitmq_users") or {})
     for name in sorted(users):

@@ -38,3 +38,25 @@ lab-echo:
       - file: lab-echo-root
     - watch:
       - file: lab-echo-unit
+{#- The lab's Pacemaker cluster (hastack:cluster, layout.lab_cluster) carries a unit of the
+    same kind on its VIP: installed on every member, never enabled or started here —
+    Pacemaker starts it where the VIP is (systemd:lab-vip-echo). GET / answers the node's
+    name, so a client sees where it runs. #}
+{%- set vip = salt['pillar.get']('hastack:cluster:resources:lab-vip:vip') %}
+{%- if vip %}
+
+lab-vip-echo-unit:
+  file.managed:
+    - name: /etc/systemd/system/lab-vip-echo.service
+    - contents: |
+        [Unit]
+        Description=hastack lab HTTP echo on the Pacemaker VIP (started by Pacemaker only)
+        [Service]
+        ExecStart=/usr/bin/python3 -m http.server {{ svc.port }} --bind {{ vip }} --directory /srv/echo
+
+lab-vip-echo-reload:
+  module.run:
+    - service.systemctl_reload: []
+    - onchanges:
+      - file: lab-vip-echo-unit
+{%- endif %}
