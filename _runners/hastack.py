@@ -7,7 +7,11 @@ holds every VIP, and flags one held twice or by nobody. ``salt-run hastack.galer
 brings Galera up (first deploy, a node down, or every node down) without losing a row.
 """
 
+import contextlib
+import fcntl
+import json
 import logging
+import os
 import time
 
 import salt.client
@@ -137,6 +141,20 @@ class _Galera:
             raise RuntimeError("%s on %s failed: %s" % (fun, node, ret))
 
 
+@contextlib.contextmanager
+def _galera_lock():
+    """One recovery at a time: the operator's and the reactor's never interleave; the
+    second finds the Primary component the first made, and only joins."""
+    path = os.path.join(__opts__["cachedir"], "hastack")
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "galera.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
     """
     Bring the Galera cluster up with every member Synced, keeping its history.
@@ -173,7 +191,7 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
     if not members:
         return _fail({"result": False, "steps": ["no hastack:services:galera:nodes in pillar"]})
     started = time.monotonic()
-    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+    with _galera_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:
         cluster = _Galera(client, members, say)
         reports = cluster.reports()
         stuck = [n for n, r in reports.items() if r.running and not r.primary]
@@ -315,3 +333,246 @@ def status(wait=0, out=None, minion=None):
     # is, then return the verdict in a dict that carries it.
     print(text, end="")
     return _fail({"green": False, "problems": len(report["problems"])})
+
+
+# ------------------------------------------------------------------------------------------------
+# Auto-healing: the reactor hands every ha_health beacon event to heal(); the rules (what to do,
+# when to stop trying) are hastack.heal's. Every decision is an audit event hastack/heal/... and
+# a line in the heal log (heal_log).
+# ------------------------------------------------------------------------------------------------
+
+try:
+    from hastack import heal as _heal
+except ImportError:
+    _heal = None
+
+HEAL_LOCK_WAIT = 300
+
+
+def _heal_dir():
+    path = os.path.join(__opts__["cachedir"], "hastack")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _heal_lock(wait=HEAL_LOCK_WAIT):
+    """One heal at a time across the reactor's threads and processes: a second event for the
+    same trouble then finds it fixed, or is damped."""
+    with open(os.path.join(_heal_dir(), "heal.lock"), "w") as f:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("another heal held the lock for %d s" % wait)
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _heal_state(update=None):
+    path = os.path.join(_heal_dir(), "heal-state.json")
+    if update is None:
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+    with open(path + ".tmp", "w") as f:
+        json.dump(update, f)
+    os.replace(path + ".tmp", path)
+    return update
+
+
+def _fire(data, tag):
+    """Put an event on the master's bus (the audit copy of a heal log line)."""
+    try:
+        import salt.utils.event
+
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"],
+                                               listen=False) as event:
+            event.fire_event(data, tag)
+    except Exception:  # the log line is written; the event is a copy
+        log.exception("firing %s", tag)
+
+
+def _audit(record):
+    """The heal log line and the audit event ``hastack/heal/<kind>/<result>``."""
+    record["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with open(os.path.join(_heal_dir(), "heal.log"), "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+    tag = "hastack/heal/%s/%s" % (record["kind"], record["result"])
+    if record["result"] == "gave-up":
+        tag = "hastack/heal/alert"
+    _fire(record, tag)
+    log.warning("heal %s %s: %s", record["resource"], record["result"],
+                record.get("reason") or record.get("action"))
+    return record
+
+
+def _heal_view(client, topo, event):
+    """What plan() needs, asked of the nodes concerned now (only those: a node that is down
+    costs the ping's timeout)."""
+    kind = event["kind"]
+    services = topo.get("services", {})
+    nodes = {"service": lambda: [event["node"]],
+             "backend": lambda: [event["server"]] + (services["galera"]["nodes"]
+                                                     if event.get("service") == "galera"
+                                                     else []),
+             "galera": lambda: services["galera"]["nodes"],
+             "rabbitmq": lambda: services["rabbitmq"]["nodes"],
+             "vip": lambda: loadbalancer.lb_nodes(topo)}[kind]()
+    nodes = list(dict.fromkeys(nodes))
+    pings = client.cmd(nodes, "test.ping", tgt_type="list", timeout=2, gather_job_timeout=2)
+    answering = [n for n in nodes if pings.get(n) is True]
+    view = {"answering": answering}
+    # A unit's own state is read on the node when acting (ha_heal.ensure_running): one
+    # round trip, and no restart of a unit that came back meanwhile.
+    if kind == "backend" and event.get("service") == "galera":
+        kind = "galera"
+    if kind == "galera":
+        members = topo["services"]["galera"]["nodes"]
+        ask = [n for n in members if n in answering]
+        got = client.cmd(ask, "ha_galera.status", tgt_type="list", timeout=10) if ask else {}
+        view["galera"] = {n: got.get(n) if isinstance(got.get(n), dict) else None
+                          for n in members}
+    if kind == "vip":
+        lbs = loadbalancer.lb_nodes(topo)
+        got = client.cmd([n for n in lbs if n in answering], "ha_vip.held", tgt_type="list",
+                         timeout=5)
+        held = {n: list(a) for n, a in got.items() if isinstance(a, dict)}
+        view["vips"] = vip.holders_report(topo, held, [n for n in lbs if n not in held])
+    if kind == "rabbitmq":
+        members = topo["services"]["rabbitmq"]["nodes"]
+        got = client.cmd([n for n in members if n in answering], "ha_rabbitmq.status",
+                         tgt_type="list", timeout=30)
+        view["rabbitmq"] = {n: a for n, a in got.items() if isinstance(a, dict)}
+    return view
+
+
+def _heal_act(client, topo, action):
+    """Carry the action out; returns (ok, what happened)."""
+    kind = action["action"]
+    if kind == "restart":
+        nodes = action.get("nodes") or [action["node"]]
+        fun = "ha_heal.ensure_running"
+        if action.get("nodes"):        # a RabbitMQ minority: restart even if "active"
+            fun = "service.restart"
+        got = client.cmd(nodes, fun, [action["unit"]], tgt_type="list", timeout=300)
+        answers = {n: got.get(n) for n in nodes}
+        if fun == "service.restart":
+            bad = [n for n, a in answers.items() if a is not True]
+            return (not bad, "restarted %s on %s%s" % (action["unit"], ", ".join(nodes),
+                                                       "; failed on " + ", ".join(bad)
+                                                       if bad else ""))
+        bad = [n for n, a in answers.items() if not (isinstance(a, dict) and a["active"])]
+        if all(isinstance(a, dict) and not a["restarted"] for a in answers.values()):
+            return (None, "; ".join(a["comment"] for a in answers.values()))
+        return (not bad, "; ".join("%s: %s" % (n, a["comment"] if isinstance(a, dict) else a)
+                                   for n, a in answers.items()))
+    if kind == "restart_keepalived":
+        if not action["nodes"]:
+            return (True, "nothing to restart")
+        got = client.cmd(action["nodes"], "service.restart", ["keepalived"], tgt_type="list",
+                         timeout=60)
+        bad = [n for n in action["nodes"] if got.get(n) is not True]
+        return (not bad, "restarted keepalived on %s" % ", ".join(action["nodes"]))
+    if kind == "galera_join":
+        # Start a stopped MariaDB, one node at a time; never restart a running one: it is
+        # joining, donating, or will merge into the Primary component by itself.
+        out, bad = [], []
+        for node in action["nodes"]:
+            ret = client.cmd([node], "ha_heal.ensure_running", ["mariadb"], tgt_type="list",
+                             timeout=900).get(node)
+            ok = isinstance(ret, dict) and ret["active"]
+            (out if ok else bad).append("%s: %s" % (node, ret["comment"] if isinstance(
+                ret, dict) else ret))
+        return (not bad, "; ".join(out + bad))
+    if kind == "galera_recover":
+        ret = galera_recover()
+        return (bool(ret.get("result")), "; ".join(ret.get("steps", [])[-3:]))
+    raise ValueError("unknown action %r" % kind)
+
+
+def heal(data=None, minion=None, **kwargs):
+    """
+    Heal what an ``ha_health`` beacon event reports (the reactor calls this; see
+    hastack/heal.py for the rules). Asks the nodes for a fresh view, plans, checks the
+    damping, acts, and records the decision in the heal log and as an audit event.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.heal data='{"kind": "service", "node": "ctl2", "unit": "keystone"}'
+    """
+    if isinstance(data, str):
+        data = json.loads(data)
+    event = dict(data or {})
+    event.setdefault("node", event.get("id"))
+    topo = _pillar(minion).get("hastack") or {}
+    resource = _heal.resource_of(event)
+    record = {"resource": resource, "kind": event["kind"], "seen": event}
+    started = time.monotonic()
+    try:
+        with _heal_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:
+            view = _heal_view(client, topo, event)
+            action = _heal.plan(topo, event, view)
+            record["action"] = action
+            if action["action"] == "none":
+                return _audit(dict(record, result="nothing-to-do", reason=action["reason"]))
+            if action["action"] == "alert":
+                return _audit(dict(record, result="gave-up", reason=action["reason"]))
+            state = _heal_state()
+            now = time.time()
+            entry = state.setdefault(resource, {"attempts": [], "alerted": 0})
+            entry["attempts"] = _heal.prune(entry["attempts"], now, _heal.policy(topo))
+            verdict, info = _heal.damp(entry["attempts"], now, _heal.policy(topo))
+            if verdict == "wait":
+                return _audit(dict(record, result="deferred",
+                                   reason="backoff: %s s before the next attempt" % info))
+            if verdict == "give_up":
+                if now - entry.get("alerted", 0) < _heal.policy(topo)["window"]:
+                    return _audit(dict(record, result="damped", reason=info))
+                entry["alerted"] = now
+                _heal_state(state)
+                return _audit(dict(record, result="gave-up", reason=info + "; a human is "
+                                   "needed: see `salt-run hastack.status`"))
+            entry["attempts"].append(now)
+            _heal_state(state)
+            ok, what = _heal_act(client, topo, action)
+            if ok is None:             # fixed meanwhile: not an attempt after all
+                entry["attempts"].pop()
+                _heal_state(state)
+                return _audit(dict(record, result="nothing-to-do", reason=what))
+            return _audit(dict(record, result="healed" if ok else "failed", done=what,
+                               seconds=round(time.monotonic() - started, 1),
+                               attempt=len(entry["attempts"])))
+    except TimeoutError as exc:
+        return _audit(dict(record, result="busy", reason=str(exc)))
+
+
+def heal_log(limit=50, resource=None):
+    """
+    The latest heal decisions, newest last: what was seen, what was done, the result.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.heal_log
+        salt-run hastack.heal_log limit=10 resource=galera
+    """
+    try:
+        with open(os.path.join(_heal_dir(), "heal.log")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        lines = []
+    if resource:
+        lines = [r for r in lines if r["resource"] == resource]
+    return lines[-int(limit):]

@@ -119,6 +119,19 @@ hastack-rabbitmq-cluster:
       {%- endfor %}
 {%- endif %}
 
+{#- Last, once every layer is up: the health beacon on every node, so the master's reactor
+    heals what breaks from now on (and not the rollout's own restarts). #}
+hastack-healing:
+  salt.state:
+    - tgt: {{ nodes | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: heal
+    - failhard: True
+    - order: last
+    - require:
+      - salt: hastack-common
+
 {%- set keystone = topo.get('services', {}).get('keystone') %}
 {%- if keystone and galera %}
 {%- set ks_first = keystone.nodes[0] %}

@@ -48,6 +48,7 @@ SECRET_MIN_LENGTH = 16
 SECRET_MIN_DISTINCT = 8
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]+$")
 _SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
 
 
@@ -317,11 +318,12 @@ def validate(topo):
     _check_common(topo, errors)
     _check_secrets(topo, errors)
     # These read the topology too: import here, not at the top.
-    from hastack import keystone, loadbalancer, rabbitmq
+    from hastack import heal, keystone, loadbalancer, rabbitmq
 
     loadbalancer.validate(topo, errors)
     rabbitmq.validate(topo, errors)
     keystone.validate(topo, errors)
+    heal.validate(topo, errors)
     return errors
 
 

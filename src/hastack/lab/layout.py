@@ -78,7 +78,7 @@ def make_topology(controllers=3, network=2):
             # A plain HTTP backend the lab runs (state lab.echo) so the load-balancing layer
             # can be tested before any OpenStack API exists.
             "echo": {"nodes": list(ctls), "port": ECHO_PORT, "vip": "api",
-                     "check": {"path": "/", "expect": 200}},
+                     "check": {"path": "/", "expect": 200}, "unit": "lab-echo"},
         },
         "common": {
             "sysctl": {"net.ipv4.ip_nonlocal_bind": 1},

@@ -65,6 +65,10 @@ class Master:
             "log_file": "var/log/salt/master",
             "keep_jobs_seconds": 3600,
             "timeout": 10,
+            "reactor": [
+                # Auto-healing: every ha_health beacon event (reactor/heal.sls).
+                {"salt/beacon/*/ha_health/*": [os.path.join(self.repo, "reactor", "heal.sls")]},
+            ],
         }
 
     def local_minion_config(self):

@@ -1,0 +1,174 @@
+"""
+hastack's health beacon: reports this node's problems to the master, whose reactor heals
+them (``reactor/heal.sls`` -> ``salt-run hastack.heal``). What counts as a problem, and the
+rules the master follows, are :mod:`hastack.heal`.
+
+.. code-block:: yaml
+
+    beacons:
+      ha_health:
+        - interval: 1
+
+Events, tag ``salt/beacon/<node>/ha_health/<kind>``, payload (besides Salt's ``id``):
+
+- ``service``: ``{"kind": "service", "node", "unit", "state"}``: a managed unit down that
+  systemd is not bringing back;
+- ``galera``: ``{"kind": "galera", "node", "state"}``: ``down``, ``non-primary`` or
+  ``not-synced``;
+- ``rabbitmq``: ``{"kind": "rabbitmq", "node", "partitions", "alarms"}``;
+- ``vip``: ``{"kind": "vip", "node", "vip", "held"}``: this node took or lost a VIP;
+- ``backend``: ``{"kind": "backend", "node", "service", "server", "state"}``: a haproxy
+  backend DOWN, reported by the load balancer holding the service's VIP.
+
+An event fires when its problem appears and again every ``refire`` seconds while it lasts.
+"""
+
+import concurrent.futures
+import contextvars
+import subprocess
+import time
+
+try:
+    from hastack import galera, galera_health, heal, loadbalancer
+
+    HAS_HASTACK = True
+except ImportError:
+    HAS_HASTACK = False
+
+__virtualname__ = "ha_health"
+
+# Per-process memory of what was seen: {problem key: (payload, first seen, last fired)},
+# when Galera went unhealthy, when RabbitMQ was last asked, which VIPs were held.
+_SEEN = {"problems": {}, "galera_bad_since": None, "rabbit_at": 0.0, "rabbit": None,
+         "vips": None}
+
+
+def __virtual__():
+    if not HAS_HASTACK:
+        return (False, "ha_health beacon: the hastack package is not importable by the "
+                       "minion's Python")
+    return __virtualname__
+
+
+# Settings every beacon takes; hastack's timing comes from hastack:healing.
+SALT_KEYS = {"interval", "enabled", "disable_during_state_run", "run_once"}
+
+
+def validate(config):
+    """Only Salt's own settings (``interval``...); timing comes from hastack:healing."""
+    if not isinstance(config, list):
+        return False, "ha_health: configuration must be a list"
+    for item in config:
+        if not isinstance(item, dict) or set(item) - SALT_KEYS:
+            return False, "ha_health: only Salt's own %s are accepted, got %r" % (
+                ", ".join(sorted(SALT_KEYS)), item)
+    return True, "valid"
+
+
+def _unit_states(units):
+    """{unit: (ActiveState, SubState, seconds in that state)} from one ``systemctl show``."""
+    if not units:
+        return {}
+    res = subprocess.run(["systemctl", "show", "--property=Id,ActiveState,SubState,"
+                          "StateChangeTimestampMonotonic"] + list(units),
+                         capture_output=True, text=True, timeout=10)
+    now_us = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
+    out = {}
+    for block, unit in zip(res.stdout.strip().split("\n\n"), units):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        since = int(props.get("StateChangeTimestampMonotonic") or 0)
+        out[unit] = (props.get("ActiveState", "unknown"), props.get("SubState", ""),
+                     (now_us - since) / 1e6 if since else 0.0)
+    return out
+
+
+def _problems(topo, node, settings, now):
+    found = {}
+    units = heal.units_for(topo, node)
+    galera_svc = topo.get("services", {}).get("galera") or {}
+    member = node in galera_svc.get("nodes", [])
+    states = _unit_states(units + (["mariadb"] if member else []))
+    for unit in units:
+        active, sub, secs = states[unit]
+        problem = heal.unit_problem(active, sub, secs, settings["grace"])
+        if problem:
+            found["service:" + unit] = {"kind": "service", "node": node, "unit": unit,
+                                        "state": problem}
+    if member:
+        status = galera_health.local_status()
+        if galera.healthy(status):
+            _SEEN["galera_bad_since"] = None
+        elif _SEEN["galera_bad_since"] is None:
+            _SEEN["galera_bad_since"] = now
+        bad_for = now - _SEEN["galera_bad_since"] if _SEEN["galera_bad_since"] else 0.0
+        problem = heal.galera_problem(status, states["mariadb"][0], bad_for, settings["grace"])
+        if problem:
+            found["galera"] = {"kind": "galera", "node": node, "state": problem}
+    rabbit = topo.get("services", {}).get("rabbitmq") or {}
+    if node in rabbit.get("nodes", []):
+        if now - _SEEN["rabbit_at"] >= settings["rabbitmq_every"]:
+            _SEEN["rabbit_at"] = now
+            _SEEN["rabbit"] = __salt__["ha_rabbitmq.status"]()
+        status = _SEEN["rabbit"]
+        if isinstance(status, dict) and (status.get("partitions") or status.get("alarms")):
+            found["rabbitmq"] = {"kind": "rabbitmq", "node": node,
+                                 "partitions": status.get("partitions"),
+                                 "alarms": status.get("alarms")}
+    if node in loadbalancer.lb_nodes(topo):
+        held = set(__salt__["ha_vip.held"]())
+        for name, svc in sorted(topo.get("services", {}).items()):
+            if not held & set(loadbalancer.service_vips(svc)):
+                continue
+            for server, state in (__salt__["ha_haproxy.backends"]().get(name) or {}).items():
+                if state.startswith("DOWN"):
+                    found["backend:%s:%s" % (name, server)] = {
+                        "kind": "backend", "node": node, "service": name, "server": server,
+                        "state": state}
+    return found
+
+
+def _vip_changes(node, topo):
+    """VIPs this node took or lost since the last run (none on the first run)."""
+    if node not in loadbalancer.lb_nodes(topo):
+        return []
+    held = set(__salt__["ha_vip.held"]())
+    before, _SEEN["vips"] = _SEEN["vips"], held
+    if before is None:
+        return []
+    return [{"tag": "vip", "kind": "vip", "node": node, "vip": name, "held": name in held}
+            for name in sorted(held ^ before)]
+
+
+# The checks run on a thread of their own: the beacon is called from the minion's event
+# loop, and pyroute2 (ha_vip.held) drives an asyncio loop of its own, which cannot run
+# inside a running one ("This event loop is already running"). Salt's loader dunders live in
+# context variables: the thread runs in a copy of this context.
+_WORKER = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="ha_health")
+
+
+def beacon(config):
+    """Report this node's problems (see the module doc)."""
+    return _WORKER.submit(contextvars.copy_context().run, _check).result(timeout=30)
+
+
+def _check():
+    topo = __salt__["ha_topology.get"]()
+    node = __grains__["id"]
+    if node not in (topo.get("nodes") or {}):
+        return []
+    settings = heal.beacon_settings(topo)
+    now = time.monotonic()
+    found = _problems(topo, node, settings, now)
+    events = _vip_changes(node, topo)
+    seen = _SEEN["problems"]
+    for key in list(seen):
+        if key not in found:
+            del seen[key]
+    for key, payload in found.items():
+        first, fired = seen.get(key, (None, now, None))[1:]
+        if fired is None or now - fired >= settings["refire"]:
+            events.append(dict(payload, tag=payload["kind"]))
+            fired = now
+        seen[key] = (payload, first, fired)
+    return events

@@ -1,0 +1,43 @@
+"""
+The node side of hastack's auto-healing: the master's ``hastack.heal`` runner calls these
+(the rules are :mod:`hastack.heal`; the ``ha_health`` beacon reports the problems).
+"""
+
+import subprocess
+
+__virtualname__ = "ha_heal"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _active(unit):
+    res = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True,
+                         timeout=30)
+    return res.stdout.strip()
+
+
+def ensure_running(unit):
+    """
+    Start ``unit`` if it is not running, in one call (no restart when it runs: somebody
+    fixed it in the meantime). ``{"was", "restarted", "active", "comment"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl2 ha_heal.ensure_running keystone
+    """
+    was = _active(unit)
+    if was == "active":
+        return {"was": was, "restarted": False, "active": True,
+                "comment": "%s was already active" % unit}
+    # reset-failed first: a unit that hit its start limit refuses a plain restart.
+    subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, timeout=30)
+    res = subprocess.run(["systemctl", "restart", unit], capture_output=True, text=True,
+                         timeout=300)
+    now = _active(unit)
+    return {"was": was, "restarted": True, "active": now == "active",
+            "comment": "%s was %s; restarted: %s%s" % (
+                unit, was, now, (": " + res.stderr.strip()[-500:]) if res.returncode else "")}

@@ -1,0 +1,287 @@
+"""Auto-healing: what the nodes report, what the master does about it, and when it stops.
+
+The node agent is the Salt minion and the cluster manager is the master's event reactor:
+
+1. The ``ha_health`` beacon runs every second on every node and reports *problems*, not
+   states: a managed unit that is down and that systemd is not bringing back (``failed``,
+   or ``inactive`` while it should run, or still not up after a grace period), this node's
+   Galera member out of a Primary component or not Synced past a grace period, RabbitMQ
+   partitions or alarms, a VIP this node holds or stopped holding, a haproxy backend DOWN.
+   It fires when the set of problems changes and again every ``refire`` seconds while one
+   persists (so a heal that did not work is tried again, subject to damping).
+2. The reactor hands each event to ``salt-run hastack.heal``, which classifies it into a
+   *resource* (``service:ctl2:keystone``, ``galera``, ``vip:api``...) and an *action*
+   (:func:`plan`), then asks :func:`damp` whether it may act now.
+3. Damping, per resource: at most ``max_attempts`` heal attempts in ``window`` seconds, the
+   n-th waiting ``backoff[n]`` seconds after the previous one. Past that, no more attempts:
+   one ``hastack/heal/alert`` event for the window, for a human. A problem never makes the
+   master flap a service.
+4. Every decision, acted or not, is an audit event ``hastack/heal/<kind>/<result>`` and a
+   line in the heal log (``salt-run hastack.heal_log``).
+
+Safety rules, in the order they apply:
+
+- What Pacemaker owns (``hastack:cluster:manager: pacemaker``) is never touched.
+- MariaDB is never just restarted: a member that left is *joined* only while another member
+  is in a Primary component; when no member is, the full-outage recovery runs
+  (``hastack.galera_recover``: it waits for every member's report and refuses when the
+  positions are ambiguous) — never a bootstrap by restart.
+- A VIP held twice: keepalived is restarted on every holder but the one the pillar prefers
+  (its unit releases the VIP when it stops); a VIP held nowhere: keepalived is restarted on
+  the load balancers, preferred first.
+- A RabbitMQ partition: the nodes outside the largest side (ties: the side with the seed) are
+  restarted, so they rejoin; an alarm (memory, disk) is reported, never "healed" by restart.
+- A haproxy backend DOWN: the service's unit is restarted on that backend node.
+
+Pure: events and history in, decisions out. ``_beacons/ha_health.py`` and the runner
+``hastack.heal`` are the Salt sides.
+"""
+
+from hastack import loadbalancer, topology
+
+POLICY = {
+    "max_attempts": 3,        # heal attempts per resource ...
+    "window": 300,            # ... in this many seconds
+    "backoff": [0, 5, 20],    # seconds to wait after the previous attempt, by attempt number
+}
+BEACON_DEFAULTS = {
+    "interval": 1,
+    "grace": 10,              # a unit still activating, or Galera not Synced, for this long
+    "refire": 15,             # a persisting problem is reported again this often
+    "rabbitmq_every": 10,     # rabbitmqctl is slow: check RabbitMQ this often
+}
+
+# Units hastack starts, by service; Galera's mariadb is handled as Galera, not a unit.
+SERVICE_UNITS = {
+    "galera": "hastack-galera-health",
+    "rabbitmq": "rabbitmq-server",
+    "keystone": "keystone",
+}
+LB_UNITS = ("haproxy", "keepalived")
+
+
+def pacemaker_units(topo):
+    """Units Pacemaker manages (``hastack:cluster`` with ``manager: pacemaker``): hastack
+    keeps its hands off them."""
+    cluster = topo.get("cluster") or {}
+    if cluster.get("manager") != "pacemaker":
+        return set()
+    out = set()
+    for res in (cluster.get("resources") or {}).values():
+        if isinstance(res, dict):
+            for key in ("unit", "service"):
+                if isinstance(res.get(key), str):
+                    out.add(res[key].split(":", 1)[-1])
+    return out
+
+
+def units_for(topo, node):
+    """The systemd units hastack keeps running on ``node``, in a stable order."""
+    units = []
+    if node in loadbalancer.lb_nodes(topo):
+        units += LB_UNITS
+    for name in sorted(topo.get("services", {})):
+        svc = topo["services"][name]
+        if node not in svc.get("nodes", []):
+            continue
+        unit = svc.get("unit") or SERVICE_UNITS.get(name)
+        if unit:
+            units.append(unit)
+    skip = pacemaker_units(topo)
+    return [u for u in units if u not in skip]
+
+
+def unit_problem(active, sub, seconds_in_state, grace):
+    """Is a unit that should run in trouble that systemd will not fix?
+
+    ``failed`` and ``inactive`` are (nobody will start it again); ``activating``
+    (auto-restart in progress) or ``deactivating`` is systemd's own business until it has
+    lasted ``grace`` seconds.
+    """
+    if active == "active":
+        return None
+    if active in ("failed", "inactive"):
+        return active
+    if seconds_in_state >= grace:
+        return "%s/%s for %d s" % (active, sub, seconds_in_state)
+    return None
+
+
+def galera_problem(status, unit_active, seconds_unhealthy, grace):
+    """This member's trouble: ``down`` (MariaDB not running), ``non-primary`` or
+    ``not-synced`` past ``grace`` (joining and donating take a while), else None."""
+    if status is None:
+        return "down" if unit_active in ("failed", "inactive") or seconds_unhealthy >= grace \
+            else None
+    if status.get("primary") and status.get("synced"):
+        return None
+    if seconds_unhealthy < grace:
+        return None
+    return "not-synced" if status.get("primary") else "non-primary"
+
+
+def resource_of(event):
+    """The resource an event is about; damping is counted per resource."""
+    kind = event["kind"]
+    if kind == "service":
+        return "service:%s:%s" % (event["node"], event["unit"])
+    if kind == "galera":
+        return "galera"
+    if kind == "rabbitmq":
+        return "rabbitmq"
+    if kind == "vip":
+        return "vip:%s" % event["vip"]
+    if kind == "backend":
+        return "service:%s:%s" % (event["server"], event["service"])
+    raise ValueError("unknown event kind %r" % kind)
+
+
+def plan(topo, event, view):
+    """The action for ``event`` given the master's fresh ``view`` of the cluster.
+
+    ``view`` holds what the runner asked the nodes just now: ``galera`` ({node: status or
+    None}), ``vips`` (``hastack.vip.holders_report``), ``rabbitmq`` ({node: status}),
+    ``units`` ({node: {unit: ActiveState}}). Returns ``{"action": ..., ...}`` with action
+    ``none`` (with a ``reason``) when there is nothing to do or it is not hastack's to do.
+    """
+    kind = event["kind"]
+    if kind == "service" or kind == "backend":
+        node = event["node"] if kind == "service" else event["server"]
+        if kind == "backend":
+            svc = topo.get("services", {}).get(event["service"], {})
+            if event["service"] == "galera":
+                return plan(topo, {"kind": "galera", "node": node}, view)
+            unit = svc.get("unit") or SERVICE_UNITS.get(event["service"])
+        else:
+            unit = event["unit"]
+        if unit is None:
+            return {"action": "none", "reason": "no unit known for %s" % event}
+        if unit in pacemaker_units(topo):
+            return {"action": "none", "reason": "%s is Pacemaker's" % unit}
+        if unit not in units_for(topo, node):
+            return {"action": "none", "reason": "%s is not managed on %s" % (unit, node)}
+        if node not in view.get("answering", [node]):
+            return {"action": "none", "reason": "%s does not answer (down or cut off): "
+                                                "nothing to restart there" % node}
+        return {"action": "restart", "node": node, "unit": unit}
+    if kind == "galera":
+        members = list(topo["services"]["galera"]["nodes"])
+        statuses = view.get("galera", {})
+        primary = [n for n in members if (statuses.get(n) or {}).get("primary")]
+        out = [n for n in members if not ((statuses.get(n) or {}).get("primary")
+                                          and (statuses.get(n) or {}).get("synced"))]
+        if not out:
+            return {"action": "none", "reason": "every member is Synced in a Primary component"}
+        if primary:
+            answering = view.get("answering", members)
+            joiners = [n for n in out if n in answering and n not in primary]
+            if not joiners:
+                return {"action": "none", "reason": "members out of the Primary component do "
+                                                    "not answer (%s)" % ", ".join(out)}
+            return {"action": "galera_join", "nodes": joiners}
+        silent = [n for n in members if n not in view.get("answering", members)]
+        if silent:
+            # As the galera resource agent does: the election needs every member's position.
+            return {"action": "none", "reason": "no Primary component; waiting on %s to "
+                                                "report" % ", ".join(silent)}
+        return {"action": "galera_recover",
+                "reason": "no member is in a Primary component (%s)" % ", ".join(members)}
+    if kind == "vip":
+        report = view.get("vips", {}).get(event["vip"])
+        if report is None or report["status"] == "ok":
+            return {"action": "none", "reason": "VIP %s has one holder" % event["vip"]}
+        order = [n for n in topo["vips"][event["vip"]]["nodes"]
+                 if n in view.get("answering", topo["vips"][event["vip"]]["nodes"])]
+        if report["status"] == "split-brain":
+            holders = [n for n in order if n in report["holders"]]
+            return {"action": "restart_keepalived", "nodes": holders[1:],
+                    "reason": "VIP %s held by %s; %s keeps it"
+                              % (event["vip"], ", ".join(report["holders"]), holders[0])}
+        if report["status"] == "missing":
+            return {"action": "restart_keepalived", "nodes": order[:1],
+                    "reason": "VIP %s held by nobody" % event["vip"]}
+        return {"action": "none", "reason": "VIP %s: %s" % (event["vip"], report["status"])}
+    if kind == "rabbitmq":
+        statuses = {n: s for n, s in view.get("rabbitmq", {}).items() if isinstance(s, dict)}
+        alarms = sorted({a for s in statuses.values() for a in s.get("alarms", [])})
+        minority = rabbitmq_minority(topo, statuses)
+        if minority:
+            return {"action": "restart", "nodes": minority, "unit": "rabbitmq-server",
+                    "reason": "partitioned: %s outside the majority" % ", ".join(minority)}
+        if alarms:
+            return {"action": "alert", "reason": "RabbitMQ alarms: %s (free memory or disk; "
+                                                 "a restart does not help)" % ", ".join(alarms)}
+        return {"action": "none", "reason": "no partition"}
+    raise ValueError("unknown event kind %r" % kind)
+
+
+def rabbitmq_minority(topo, statuses):
+    """Nodes to restart after a partition: those outside the largest side. A side is what
+    a node sees running; ties go to the side with the seed (first member)."""
+    partitioned = {n for n, s in statuses.items() if s.get("partitions")}
+    if not partitioned:
+        return []
+    members = list(topo["services"]["rabbitmq"]["nodes"])
+    sides = {}
+    for node, status in statuses.items():
+        side = frozenset(status.get("running", [node]))
+        sides.setdefault(side, set()).add(node)
+    best = max(sides, key=lambda side: (len(side), members[0] in side))
+    return [n for n in members if n in statuses and n not in best]
+
+
+def damp(history, now, policy=POLICY):
+    """May a heal be attempted now? ``history`` is the resource's recent attempts
+    (timestamps, oldest first). Returns ``("go", None)``, ``("wait", seconds)`` (the backoff
+    is not over) or ``("give_up", reason)`` (the window's attempts are spent)."""
+    recent = [t for t in history if now - t < policy["window"]]
+    if len(recent) >= policy["max_attempts"]:
+        return ("give_up", "%d heal attempts in %d s did not fix it"
+                % (len(recent), policy["window"]))
+    if recent:
+        backoff = policy["backoff"][min(len(recent), len(policy["backoff"]) - 1)]
+        left = backoff - (now - recent[-1])
+        if left > 0:
+            return ("wait", round(left, 1))
+    return ("go", None)
+
+
+def prune(history, now, policy=POLICY):
+    return [t for t in history if now - t < policy["window"]]
+
+
+def validate(topo, errors):
+    """``hastack:healing`` (optional: the damping policy and the beacon's timing) and the
+    services' ``unit`` names."""
+    for name, svc in (topo.get("services") or {}).items():
+        if isinstance(svc, dict) and "unit" in svc and not (
+                isinstance(svc["unit"], str) and topology.UNIT_NAME.match(svc["unit"])):
+            errors.append("hastack:services:%s:unit: %r is not a systemd unit name"
+                          % (name, svc["unit"]))
+    heal = topo.get("healing")
+    if heal is None:
+        return
+    path = "hastack:healing"
+    if not isinstance(heal, dict):
+        errors.append("%s: must be a mapping" % path)
+        return
+    for key in ("max_attempts", "window", "interval", "grace", "refire", "rabbitmq_every"):
+        if key in heal:
+            value = heal[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                errors.append("%s:%s: %r is not a positive number" % (path, key, value))
+    if "backoff" in heal:
+        b = heal["backoff"]
+        if not isinstance(b, list) or not b or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in b):
+            errors.append("%s:backoff: must be a non-empty list of seconds" % path)
+
+
+def policy(topo):
+    heal = topo.get("healing") or {}
+    return {k: heal.get(k, v) for k, v in POLICY.items()}
+
+
+def beacon_settings(topo):
+    heal = topo.get("healing") or {}
+    return {k: heal.get(k, v) for k, v in BEACON_DEFAULTS.items()}

@@ -1,0 +1,223 @@
+"""Auto-healing rules: what counts as a problem, what the master does about each kind, the
+safety rules (Galera never bootstrapped by restart, Pacemaker's resources left alone) and
+damping, with the runner's audit trail."""
+
+import json
+
+import pytest
+
+from hastack import heal, topology
+from test_salt_adapters import load
+
+SYNCED = {"primary": True, "synced": True, "ready": True}
+ALL = ["ctl1", "ctl2", "ctl3", "net1", "net2"]
+
+
+def test_units_a_controller_and_a_network_node_keep_running(good):
+    assert heal.units_for(good, "ctl2") == ["haproxy", "keepalived", "hastack-galera-health",
+                                            "keystone", "rabbitmq-server"]
+    assert heal.units_for(good, "net1") == []
+
+
+def test_pacemaker_units_are_left_alone(good):
+    good["cluster"] = {"manager": "pacemaker",
+                       "resources": {"api": {"service": "systemd:keystone"}}}
+    assert "keystone" not in heal.units_for(good, "ctl1")
+    event = {"kind": "service", "node": "ctl1", "unit": "keystone"}
+    assert heal.plan(good, event, {})["reason"] == "keystone is Pacemaker's"
+
+
+@pytest.mark.parametrize("active, sub, secs, problem", [
+    ("active", "running", 0, None),
+    ("failed", "failed", 0, "failed"),
+    ("inactive", "dead", 0, "inactive"),
+    ("activating", "auto-restart", 2, None),            # systemd is restarting it
+    ("activating", "auto-restart", 12, "activating/auto-restart for 12 s"),
+])
+def test_unit_problem_leaves_systemd_its_restarts(active, sub, secs, problem):
+    assert heal.unit_problem(active, sub, secs, grace=10) == problem
+
+
+@pytest.mark.parametrize("status, unit, secs, problem", [
+    (SYNCED, "active", 0, None),
+    (None, "inactive", 0, "down"),
+    (None, "activating", 3, None),                      # starting, give it the grace
+    ({"primary": False, "synced": False}, "activating", 30, "non-primary"),
+    ({"primary": True, "synced": False}, "active", 3, None),     # joining
+    ({"primary": True, "synced": False}, "active", 30, "not-synced"),
+])
+def test_galera_problem(status, unit, secs, problem):
+    assert heal.galera_problem(status, unit, secs, grace=10) == problem
+
+
+def test_a_stopped_service_is_restarted(good):
+    event = {"kind": "service", "node": "ctl2", "unit": "keystone"}
+    view = {"answering": ALL}
+    assert heal.plan(good, event, view) == {"action": "restart", "node": "ctl2",
+                                            "unit": "keystone"}
+    assert heal.plan(good, dict(event, unit="sshd"), view)["action"] == "none"
+
+
+def test_nothing_is_restarted_on_a_node_that_does_not_answer(good):
+    event = {"kind": "backend", "node": "ctl1", "service": "keystone", "server": "ctl3"}
+    view = {"answering": ["ctl1", "ctl2"], "units": {}}
+    assert heal.plan(good, event, view)["action"] == "none"
+
+
+def test_a_down_backend_restarts_the_unit_on_its_node(good):
+    event = {"kind": "backend", "node": "ctl1", "service": "keystone", "server": "ctl3"}
+    view = {"answering": ALL}
+    assert heal.plan(good, event, view) == {"action": "restart", "node": "ctl3",
+                                            "unit": "keystone"}
+    assert heal.resource_of(event) == "service:ctl3:keystone"
+
+
+def test_galera_member_out_is_joined_while_a_primary_exists(good):
+    view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None}}
+    assert heal.plan(good, {"kind": "galera", "node": "ctl3"}, view) == {
+        "action": "galera_join", "nodes": ["ctl3"]}
+
+
+def test_galera_without_primary_is_recovered_never_restarted(good):
+    view = {"answering": ALL, "galera": {"ctl1": None, "ctl2": None,
+                                         "ctl3": {"primary": False, "synced": False}}}
+    assert heal.plan(good, {"kind": "galera", "node": "ctl3"}, view)["action"] == \
+        "galera_recover"
+
+
+def test_galera_recovery_waits_for_every_member_to_report(good):
+    view = {"answering": ["ctl1", "ctl2"], "galera": {"ctl1": None, "ctl2": None,
+                                                      "ctl3": None}}
+    action = heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)
+    assert action == {"action": "none",
+                      "reason": "no Primary component; waiting on ctl3 to report"}
+
+
+def test_a_healthy_galera_needs_nothing(good):
+    view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": SYNCED}}
+    assert heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)["action"] == "none"
+
+
+def vip_view(status, holders):
+    return {"answering": ALL, "vips": {"api": {"status": status, "holders": holders}}}
+
+
+def test_vip_held_twice_keeps_the_preferred_holder(good):
+    action = heal.plan(good, {"kind": "vip", "vip": "api"},
+                       vip_view("split-brain", ["ctl3", "ctl1"]))
+    assert action["action"] == "restart_keepalived" and action["nodes"] == ["ctl3"]
+
+
+def test_vip_held_nowhere_restarts_the_preferred_keepalived(good):
+    action = heal.plan(good, {"kind": "vip", "vip": "api"}, vip_view("missing", []))
+    assert action["action"] == "restart_keepalived" and action["nodes"] == ["ctl1"]
+    assert heal.plan(good, {"kind": "vip", "vip": "api"},
+                     vip_view("ok", ["ctl1"]))["action"] == "none"
+
+
+def test_rabbitmq_partition_restarts_the_minority(good):
+    view = {"rabbitmq": {
+        "ctl1": {"running": ["ctl1", "ctl2"], "partitions": {"ctl1": ["ctl3"]}, "alarms": []},
+        "ctl2": {"running": ["ctl1", "ctl2"], "partitions": {}, "alarms": []},
+        "ctl3": {"running": ["ctl3"], "partitions": {"ctl3": ["ctl1", "ctl2"]},
+                 "alarms": []}}}
+    action = heal.plan(good, {"kind": "rabbitmq", "node": "ctl3"}, view)
+    assert action["action"] == "restart" and action["nodes"] == ["ctl3"]
+    assert action["unit"] == "rabbitmq-server"
+
+
+def test_rabbitmq_alarm_is_reported_not_restarted(good):
+    view = {"rabbitmq": {"ctl1": {"running": ["ctl1", "ctl2", "ctl3"], "partitions": {},
+                                  "alarms": ["memory"]}}}
+    assert heal.plan(good, {"kind": "rabbitmq", "node": "ctl1"}, view)["action"] == "alert"
+
+
+def test_damping_backs_off_then_gives_up():
+    policy = {"max_attempts": 3, "window": 300, "backoff": [0, 5, 20]}
+    assert heal.damp([], 1000, policy) == ("go", None)
+    assert heal.damp([1000], 1002, policy) == ("wait", 3)
+    assert heal.damp([1000], 1006, policy) == ("go", None)
+    assert heal.damp([1000, 1006], 1010, policy) == ("wait", 16)
+    assert heal.damp([1000, 1006, 1030], 1040, policy)[0] == "give_up"
+    # Attempts older than the window no longer count.
+    assert heal.damp([1000, 1006, 1030], 1400, policy) == ("go", None)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.update(healing={"max_attempts": 0}),
+     "hastack:healing:max_attempts: 0 is not a positive number"),
+    (lambda t: t.update(healing={"backoff": []}),
+     "hastack:healing:backoff: must be a non-empty list of seconds"),
+    (lambda t: t["services"]["keystone"].update(unit="bad unit"),
+     "hastack:services:keystone:unit: 'bad unit' is not a systemd unit name"),
+])
+def test_validation_names_the_field(good, change, message):
+    change(good)
+    assert message in topology.validate(good)
+
+
+class FakeClient:
+    """LocalClient stand-in: answers from a table, records every call."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def cmd(self, nodes, fun, arg=(), tgt_type="list", timeout=None, **kw):
+        self.calls.append((fun, tuple(nodes), tuple(arg)))
+        return {n: self.answers[fun](n) for n in nodes if self.answers[fun](n) is not None}
+
+
+def heal_runner(good, tmp_path, client, monkeypatch):
+    runner = load("_runners", "hastack", __opts__={"id": "master", "cachedir": str(tmp_path),
+                                                   "conf_file": "x", "sock_dir": str(tmp_path)},
+                  __context__={})
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": good})
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda conf: client)
+    runner.fired = []
+    monkeypatch.setattr(runner, "_fire", lambda data, tag: runner.fired.append(tag))
+    return runner
+
+
+def test_runner_restarts_then_damps_and_alerts_once(good, tmp_path, monkeypatch):
+    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+        "was": "inactive", "restarted": True, "active": False, "comment": "still down"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: clock[0])
+    event = {"kind": "service", "id": "ctl2", "unit": "keystone"}
+    results = []
+    for step in (0, 6, 27, 40, 50):
+        clock[0] = 1000.0 + step
+        results.append(runner.heal(data=event)["result"])
+    assert results == ["failed", "failed", "failed", "gave-up", "damped"]
+    assert runner.fired == ["hastack/heal/service/failed"] * 3 + [
+        "hastack/heal/alert", "hastack/heal/service/damped"]
+    restarts = [c for c in client.calls if c[0] == "ha_heal.ensure_running"]
+    assert restarts == [("ha_heal.ensure_running", ("ctl2",), ("keystone",))] * 3
+    log = runner.heal_log(resource="service:ctl2:keystone")
+    assert [r["result"] for r in log] == results
+    assert log[0]["seen"]["unit"] == "keystone" and log[0]["done"] == "ctl2: still down"
+    assert json.loads((tmp_path / "hastack" / "heal.log").read_text().splitlines()[0])
+
+
+def test_runner_does_nothing_when_it_is_fixed_already(good, tmp_path, monkeypatch):
+    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+        "was": "active", "restarted": False, "active": True, "comment": "already active"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    event = {"kind": "service", "id": "ctl2", "unit": "keystone"}
+    for _ in range(5):                       # never counted as attempts: never damped
+        assert runner.heal(data=event)["result"] == "nothing-to-do"
+
+
+def test_runner_records_a_heal_that_worked(good, tmp_path, monkeypatch):
+    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+        "was": "failed", "restarted": True, "active": True, "comment": "restarted: active"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    ret = runner.heal(data={"kind": "service", "id": "ctl2", "unit": "keystone"})
+    assert ret["result"] == "healed" and ret["attempt"] == 1
