@@ -110,3 +110,19 @@ def resources(name="cluster-resources"):
     ret["comment"] = "loaded the crm batch (%d difference(s))%s" % (len(before["changes"]),
                                                                    note)
     return _warn(ret)
+
+
+def fencing(name="fencing"):
+    """Say how the cluster is fenced: its fence devices, or, as a warning that every output
+    mode prints, that it runs without fencing. Changes nothing (orch.deploy runs it last, on
+    the master, so the deploy ends with it)."""
+    ret = _ret(name)
+    topo = __salt__["ha_topology.get"]()
+    devices = (topo.get("cluster") or {}).get("fencing")
+    if isinstance(devices, list):
+        ret["comment"] = "fence devices: %s" % ", ".join(
+            "%s (%s, fences %s)" % (d.get("name"), d.get("agent"), ", ".join(d.get("nodes", [])))
+            for d in devices)
+        return ret
+    ret["comment"] = "this cluster runs WITHOUT FENCING"
+    return _warn(ret)

@@ -191,3 +191,49 @@ hastack-keystone-catalog:
       - salt: hastack-vips-held
       {%- endif %}
 {%- endif %}
+
+{#- Corosync/Pacemaker (hastack:cluster), after Keystone: corosync.conf and the authkey on
+    every member, corosync and pacemaker started; then, from the first member, a wait until
+    quorate with every member online, and the resources batch once (loaded only when the
+    CIB differs). A cluster without fencing says so here, loudly. hastack/cluster.py has
+    the why. #}
+{%- set cl = topo.get('cluster') %}
+{%- if cl %}
+{%- set cl_nodes = salt['ha_cluster.members']() %}
+{%- set cl_services = topo.get('services', {}) %}
+
+hastack-cluster:
+  salt.state:
+    - tgt: {{ cl_nodes | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: cluster
+    - failhard: True
+    - require:
+      - salt: hastack-common
+      {%- if cl_services.get('keystone') and cl_services.get('galera') %}
+      - salt: hastack-keystone-catalog
+      {%- endif %}
+
+hastack-cluster-ready:
+  salt.state:
+    - tgt: {{ cl_nodes[0] }}
+    - sls: cluster.ready
+    - failhard: True
+    - require:
+      - salt: hastack-cluster
+
+hastack-cluster-resources:
+  salt.state:
+    - tgt: {{ cl_nodes[0] }}
+    - sls: cluster.resources
+    - failhard: True
+    - require:
+      - salt: hastack-cluster-ready
+
+{#- Changes nothing; names the fence devices, or prints the no-fencing warning. #}
+hastack-cluster-fencing:
+  ha_cluster.fencing:
+    - require:
+      - salt: hastack-cluster-resources
+{%- endif %}
