@@ -1,0 +1,417 @@
+"""DRBD: the status parsers on captured output, the resource file, the promotion and the
+auto-promotion rules in their yes and no cases, and pillar errors that name the field."""
+
+import copy
+import json
+import os
+
+import pytest
+
+from hastack import drbd, topology
+from hastack.drbd import Status
+from hastack.lab import layout
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODES = ["db1", "db2"]
+
+
+def fixture(name):
+    with open(os.path.join(HERE, "drbd_output", name)) as f:
+        return f.read()
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+
+PROC_CASES = [
+    # (captured file, minor, role, disk, connection, replication, peer role, peer disk, pct)
+    ("proc_drbd_84_primary_uptodate.txt", 0, "Primary", "UpToDate", "Connected",
+     "Established", "Secondary", "UpToDate", None),
+    ("proc_drbd_84_syncsource.txt", 0, "Primary", "UpToDate", "Connected", "SyncSource",
+     "Secondary", "Inconsistent", "float"),
+    ("proc_drbd_84_peer_lost.txt", 0, "Secondary", "UpToDate", "WFConnection", "Off",
+     "Unknown", "DUnknown", None),
+]
+
+
+@pytest.mark.parametrize("name,minor,role,disk,conn,repl,prole,pdisk,pct", PROC_CASES,
+                         ids=[c[0] for c in PROC_CASES])
+def test_proc_drbd_84(name, minor, role, disk, conn, repl, prole, pdisk, pct):
+    st = drbd.parse_proc_drbd(fixture(name), minor)
+    assert (st.role, st.disk, st.connection, st.replication, st.peer_role, st.peer_disk) == \
+        (role, disk, conn, repl, prole, pdisk)
+    if pct == "float":
+        assert 0 <= st.sync_percent < 100 and st.out_of_sync_kib > 0
+    else:
+        assert st.sync_percent is None
+
+
+def test_proc_drbd_minor_not_listed_is_down():
+    assert drbd.parse_proc_drbd(fixture("proc_drbd_84_primary_uptodate.txt"), 7) is None
+
+
+def test_version_from_proc_drbd():
+    assert drbd.parse_version(fixture("proc_drbd_84_primary_uptodate.txt")) == (8, 4)
+    assert drbd.parse_version("") is None
+
+
+TEXT_CASES = [
+    ("status_84_primary.txt", "Primary", "UpToDate", "Connected", "Established", "Secondary",
+     "UpToDate"),
+    ("status_84_syncsource.txt", "Primary", "UpToDate", "Connected", "SyncSource",
+     "Secondary", "Inconsistent"),
+    # drbd-utils 9 names 8.4's WFConnection "Connecting" here, as DRBD 9 does.
+    ("status_84_peer_lost.txt", "Secondary", "UpToDate", "Connecting", "Off", "Unknown",
+     "DUnknown"),
+]
+
+
+@pytest.mark.parametrize("name,role,disk,conn,repl,prole,pdisk", TEXT_CASES,
+                         ids=[c[0] for c in TEXT_CASES])
+def test_status_text_84(name, role, disk, conn, repl, prole, pdisk):
+    st = drbd.parse_status_text(fixture(name), "mysql")
+    assert (st.role, st.disk, st.connection, st.replication, st.peer_role, st.peer_disk) == \
+        (role, disk, conn, repl, prole, pdisk)
+
+
+def test_status_text_sync_progress_and_short_form():
+    st = drbd.parse_status_text(fixture("status_84_syncsource.txt"), "mysql")
+    assert st.sync_percent == 4.15 and st.out_of_sync_kib == 125596 and st.minor == 0
+    # `drbdadm status` without --verbose: no connection: word on a connected peer.
+    st = drbd.parse_status_text(fixture("status_84_short_primary.txt"), "mysql")
+    assert (st.role, st.disk, st.connection, st.peer_role, st.peer_disk) == \
+        ("Primary", "UpToDate", "Connected", "Secondary", "UpToDate")
+
+
+def test_status_text_other_resource_is_none():
+    assert drbd.parse_status_text(fixture("status_84_primary.txt"), "other") is None
+
+
+def test_status_json_9():
+    # The shape DRBD 9's `drbdsetup status --json` prints (fixture: see its README line).
+    text = fixture("status_9.json")
+    st = drbd.parse_status_json(text, "mysql")
+    assert (st.role, st.disk, st.minor, st.connection, st.replication, st.peer_role,
+            st.peer_disk) == ("Secondary", "UpToDate", 0, "Connected", "Established",
+                              "Primary", "UpToDate")
+    assert drbd.parse_status_json(text, "nope") is None
+
+
+def test_status_json_9_syncing_and_disconnected():
+    data = json.loads(fixture("status_9.json"))
+    peer = data[0]["connections"][0]["peer_devices"][0]
+    peer.update({"replication-state": "SyncTarget", "percent-in-sync": 42.5})
+    data[0]["devices"][0]["disk-state"] = "Inconsistent"
+    st = drbd.parse_status_json(json.dumps(data), "mysql")
+    assert st.syncing and st.sync_percent == 42.5 and not st.uptodate
+    data[0]["connections"][0]["connection-state"] = "Connecting"
+    data[0]["connections"][0]["peer-role"] = "Unknown"
+    st = drbd.parse_status_json(json.dumps(data), "mysql")
+    assert not st.connected and st.replication == "Off"
+
+
+def test_generation_uuid():
+    assert drbd.parse_gi("0000000000000004:0000000000000000:0000000000000000:"
+                         "0000000000000000:0:0:0:0:0:0:0\n") == drbd.UUID_JUST_CREATED
+    assert drbd.parse_gi("") is None
+
+
+# -- the promotion rules ------------------------------------------------------------------------
+
+def st(role="Secondary", disk="UpToDate", peer_role="Secondary", peer_disk="UpToDate",
+       connection="Connected", **kw):
+    return Status(resource="mysql", role=role, disk=disk, peer_role=peer_role,
+                  peer_disk=peer_disk, connection=connection, **kw)
+
+
+FRESH = dict(disk="Inconsistent", peer_disk="Inconsistent", current_uuid=4)
+
+# (case, target, statuses, force, expected action, expected force flag, words in the reason)
+PROMOTION = [
+    ("uptodate-secondary-is-promoted", "db2",
+     {"db1": st(), "db2": st()}, False, "promote", False, "UpToDate"),
+    ("never-while-peer-primary", "db2",
+     {"db1": st(role="Primary"), "db2": st(peer_role="Primary")}, False, "refuse", False,
+     "Primary on db1: demote it first"),
+    ("never-while-peer-primary-even-forced", "db2",
+     {"db2": st(peer_role="Primary")}, True, "refuse", False, "demote it first"),
+    ("already-primary", "db1", {"db1": st(role="Primary")}, False, "already", False,
+     "already Primary"),
+    ("outdated-refused", "db2",
+     {"db2": st(disk="Outdated", connection="WFConnection", peer_role="Unknown")}, False,
+     "refuse", False, "Outdated, not UpToDate"),
+    ("sync-target-refused-with-progress", "db2",
+     {"db2": st(disk="Inconsistent", replication="SyncTarget", sync_percent=40.0)}, False,
+     "refuse", False, "SyncTarget 40.0%"),
+    ("operator-force-on-outdated", "db2",
+     {"db2": st(disk="Outdated", connection="WFConnection", peer_role="Unknown")}, True,
+     "promote", True, "the operator chose db2"),
+    ("operator-force-needs-a-disk", "db2",
+     {"db2": st(disk="Diskless", connection="WFConnection", peer_role="Unknown")}, True,
+     "refuse", False, "no disk"),
+    ("first-creation-forces-first-node", "db1",
+     {"db1": st(**FRESH), "db2": st(**FRESH)}, False, "promote", True, "first creation"),
+    ("first-creation-not-the-second-node", "db2",
+     {"db1": st(**FRESH), "db2": st(**FRESH)}, False, "refuse", False, "Inconsistent"),
+    ("inconsistent-with-history-is-not-first-creation", "db1",
+     {"db1": st(disk="Inconsistent", peer_disk="Inconsistent", current_uuid=0x1234abcd)},
+     False, "refuse", False, "not UpToDate"),
+    ("first-creation-needs-the-connection", "db1",
+     {"db1": st(connection="WFConnection", peer_role="Unknown", disk="Inconsistent",
+                peer_disk="DUnknown", current_uuid=4)}, False, "refuse", False,
+     "not UpToDate"),
+    ("split-brain-refused-with-recovery", "db2",
+     {"db1": st(connection="StandAlone", split_brain=True),
+      "db2": st(connection="StandAlone", split_brain=True)}, True, "refuse", False,
+     "drbdadm connect --discard-my-data mysql"),
+    ("not-a-node", "ctl1", {}, False, "refuse", False, "not a node of DRBD resource"),
+    ("no-answer-waits", "db2", {"db1": st()}, False, "wait", False, "did not report"),
+    ("resource-down-refused", "db2", {"db2": Status(resource="mysql")}, False, "refuse",
+     False, "state.apply drbd"),
+]
+
+
+@pytest.mark.parametrize("target,statuses,force,action,forced,words",
+                         [c[1:] for c in PROMOTION], ids=[c[0] for c in PROMOTION])
+def test_promotion(target, statuses, force, action, forced, words):
+    decision = drbd.promotion("mysql", NODES, target, statuses, force=force)
+    assert (decision.action, decision.force) == (action, forced), decision.reason
+    assert words in decision.reason
+
+
+def test_force_is_only_ever_set_by_first_creation_or_the_operator():
+    for _, target, statuses, force, *_ in PROMOTION:
+        decision = drbd.promotion("mysql", NODES, target, statuses, force=force)
+        if decision.force:
+            assert force or drbd.first_creation(statuses, NODES)
+
+
+# (case, survivor status, master still sees the old Primary, expected action, words)
+AUTO = [
+    ("yes-dead-primary-uptodate-survivor",
+     st(connection="WFConnection", peer_role="Unknown", peer_disk="DUnknown"), False,
+     "promote", "no longer sees db1"),
+    ("no-master-still-sees-old-primary",
+     st(connection="WFConnection", peer_role="Unknown", peer_disk="DUnknown"), True,
+     "refuse", "still sees db1"),
+    ("no-survivor-outdated",
+     st(disk="Outdated", connection="WFConnection", peer_role="Unknown"), False,
+     "refuse", "Outdated, not UpToDate"),
+    ("no-survivor-diskless",
+     st(disk="Diskless", connection="WFConnection", peer_role="Unknown"), False,
+     "refuse", "Diskless, not UpToDate"),
+    ("no-survivor-was-mid-sync",
+     st(disk="Inconsistent", connection="WFConnection", peer_role="Unknown"), False,
+     "refuse", "Inconsistent"),
+    ("no-replication-link-still-up", st(peer_role="Primary"), False, "refuse",
+     "still has a replication link"),
+    ("no-split-brain", st(connection="StandAlone", peer_role="Unknown", split_brain=True),
+     False, "refuse", "split-brain"),
+    ("no-survivor-silent", None, False, "refuse", "did not report"),
+    ("already-primary", st(role="Primary", connection="WFConnection", peer_role="Unknown"),
+     False, "already", "already Primary"),
+]
+
+
+@pytest.mark.parametrize("status,seen,action,words", [c[1:] for c in AUTO],
+                         ids=[c[0] for c in AUTO])
+def test_auto_promotion(status, seen, action, words):
+    decision = drbd.auto_promotion("mysql", "db2", status, "db1", seen)
+    assert decision.action == action, decision.reason
+    assert words in decision.reason
+    assert not decision.force
+
+
+def test_peer_lost_only_when_a_primary_peer_goes():
+    connected = st(peer_role="Primary")
+    gone = st(connection="WFConnection", peer_role="Unknown", peer_disk="DUnknown")
+    assert drbd.peer_lost(connected, gone)
+    assert not drbd.peer_lost(st(peer_role="Secondary"), gone)   # a Secondary left
+    assert not drbd.peer_lost(connected, connected)
+    assert not drbd.peer_lost(None, gone)
+
+
+# -- the resource file and the pillar ----------------------------------------------------------------
+
+@pytest.fixture
+def topo(good):
+    return layout.add_drbd(copy.deepcopy(good))
+
+
+def test_resource_file_84(topo):
+    text = drbd.render_resource(topo, "mysql", (8, 4))
+    assert "resource mysql {" in text and "protocol C;" in text
+    assert "    address 198.18.10.31:7789;" in text and "    address 198.18.10.32:7789;" in text
+    assert text.count("device /dev/drbd0 minor 0;") == 2 and "disk /dev/vdb;" in text
+    for sb in ("after-sb-0pri disconnect;", "after-sb-1pri disconnect;",
+               "after-sb-2pri disconnect;"):
+        assert sb in text
+    assert 'split-brain "%s";' % drbd.SPLIT_BRAIN_HANDLER in text
+    assert "node-id" not in text
+
+
+def test_resource_file_9_has_node_ids(topo):
+    text = drbd.render_resource(topo, "mysql", (9, 2))
+    assert "node-id 0;" in text and "node-id 1;" in text
+
+
+def test_resource_file_net_overrides(topo):
+    topo["drbd"]["resources"]["mysql"]["net"] = {"ping-int": 5}
+    assert "    ping-int 5;" in drbd.render_resource(topo, "mysql")
+
+
+def test_mariadb_config_on_the_drbd_filesystem(topo):
+    path, text = drbd.service_config(topo["drbd"]["resources"]["mysql"])
+    assert path.startswith("/etc/mysql/mariadb.conf.d/")
+    assert "datadir = /srv/mysql/mysql" in text and "bind-address = 198.18.10.40" in text
+
+
+def test_lab_topology_with_drbd_is_valid(topo):
+    assert topology.validate(topo) == []
+
+
+def _res(topo):
+    return topo["drbd"]["resources"]["mysql"]
+
+
+BAD = [
+    ("one-node", lambda t: _res(t).update(nodes=["db1"]),
+     "hastack:drbd:resources:mysql:nodes", "exactly two"),
+    ("unknown-node", lambda t: _res(t).update(nodes=["db1", "db9"]),
+     "hastack:drbd:resources:mysql:nodes", "'db9' is not defined"),
+    ("no-storage-role", lambda t: _res(t).update(nodes=["db1", "ctl1"]),
+     "hastack:drbd:resources:mysql:nodes", "'ctl1' lacks the storage role"),
+    ("disk-not-a-device", lambda t: _res(t).update(disk="vdb"),
+     "hastack:drbd:resources:mysql:disk", "not a block device"),
+    ("device-not-drbd", lambda t: _res(t).update(device="/dev/sdb"),
+     "hastack:drbd:resources:mysql:device", "not a DRBD device"),
+    ("bad-port", lambda t: _res(t).update(port=70000),
+     "hastack:drbd:resources:mysql:port", "not a TCP port"),
+    ("relative-mount", lambda t: _res(t).update(mount="srv/mysql"),
+     "hastack:drbd:resources:mysql:mount", "not an absolute mount point"),
+    ("unknown-fs", lambda t: _res(t).update(fs="zfs"),
+     "hastack:drbd:resources:mysql:fs", "'zfs' is not one of ext4, xfs"),
+    ("unknown-service", lambda t: _res(t).update(service="postgresql"),
+     "hastack:drbd:resources:mysql:service", "'postgresql'"),
+    ("address-of-a-node", lambda t: _res(t).update(address="198.18.10.31"),
+     "hastack:drbd:resources:mysql:address", "already the address of node db1"),
+    ("address-of-a-vip", lambda t: _res(t).update(address="198.18.10.100"),
+     "hastack:drbd:resources:mysql:address", "already the address of VIP api"),
+    ("address-outside-subnet", lambda t: _res(t).update(address="10.0.0.1"),
+     "hastack:drbd:resources:mysql:address", "outside the nodes' subnet"),
+    ("unknown-net-option", lambda t: _res(t).update(net={"pingint": 1}),
+     "hastack:drbd:resources:mysql:net", "unknown option 'pingint'"),
+    ("no-resources", lambda t: t["drbd"].update(resources={}),
+     "hastack:drbd:resources", "must map"),
+    ("device-twice", lambda t: t["drbd"]["resources"].update(
+        other=dict(_res(t), port=7790, mount="/srv/other", address="198.18.10.41")),
+     "hastack:drbd:resources:other:device", "already the device of resource mysql"),
+]
+
+
+@pytest.mark.parametrize("mutate,field,words", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_validation_names_the_field(topo, mutate, field, words):
+    mutate(topo)
+    errors = topology.validate(topo)
+    assert any(e.startswith(field + ": ") and words in e for e in errors), errors
+
+
+def test_no_drbd_section_is_fine(good):
+    errors = []
+    drbd.validate(good, errors)
+    assert errors == []
+
+
+# -- the Salt adapters ------------------------------------------------------------------------------
+
+def _state(topo, me, status, has_md, tmp_path, test, monkeypatch):
+    import functools
+    import subprocess as sp
+
+    from test_salt_adapters import load
+
+    calls = []
+
+    def record(name, result=None):
+        def fun(*args, **kwargs):
+            calls.append(name)
+            return result if result is not None else {"result": True, "comment": ""}
+        return fun
+
+    salt = {
+        "ha_topology.get": lambda: topo,
+        "ha_drbd.status": lambda name: dict(status),
+        "ha_drbd.config_path": lambda name: str(tmp_path / ("%s.res" % name)),
+        "ha_drbd.render_config": lambda name: drbd.render_resource(topo, name),
+        "ha_drbd.has_metadata": lambda name: has_md,
+        "ha_drbd.create_md": record("create_md"),
+        "ha_drbd.up": record("up"),
+        "ha_drbd.adjust": record("adjust"),
+        "ha_drbd.primary": record("primary"),
+    }
+    mod = load("_states", "ha_drbd", __salt__=salt, __opts__={"test": test},
+               __grains__={"id": me})
+    mod.CONNECT_WAIT = 0
+    # The real checked-file writer, with `drbdadm dump` (not on this host) accepting the file.
+    monkeypatch.setattr(mod.hfiles, "converge", functools.partial(
+        mod.hfiles.converge, run=lambda argv, **kw: calls.append("check " + argv[0])
+        or sp.CompletedProcess(argv, 0, "", "")))
+    return mod, calls
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_state_new_resource(topo, tmp_path, monkeypatch, test):
+    mod, calls = _state(topo, "db2", Status(resource="mysql").as_dict(), False, tmp_path, test,
+                        monkeypatch)
+    ret = mod.resource("mysql")
+    assert set(ret["changes"]) >= {str(tmp_path / "mysql.res"), "metadata", "up"}
+    if test:
+        assert ret["result"] is None and calls == []
+        assert not (tmp_path / "mysql.res").exists()
+    else:
+        assert ret["result"] is True and calls == ["check drbdadm", "create_md", "up"]
+        assert (tmp_path / "mysql.res").read_text() == drbd.render_resource(topo, "mysql")
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_state_existing_resource_changes_nothing(topo, tmp_path, monkeypatch, test):
+    (tmp_path / "mysql.res").write_text(drbd.render_resource(topo, "mysql"))
+    (tmp_path / "mysql.res").chmod(0o644)
+    mod, calls = _state(topo, "db1", st(role="Primary").as_dict(), True, tmp_path, test,
+                        monkeypatch)
+    ret = mod.resource("mysql")
+    assert ret["result"] is True and ret["changes"] == {} and calls == []
+
+
+def test_state_first_creation_forces_only_the_first_node(topo, tmp_path, monkeypatch):
+    (tmp_path / "mysql.res").write_text(drbd.render_resource(topo, "mysql"))
+    (tmp_path / "mysql.res").chmod(0o644)
+    fresh = st(**FRESH).as_dict()
+    mod, calls = _state(topo, "db1", fresh, True, tmp_path, False, monkeypatch)
+    ret = mod.resource("mysql")
+    assert calls == ["primary"] and "first creation" in ret["changes"]["primary"]
+    mod, calls = _state(topo, "db2", fresh, True, tmp_path, False, monkeypatch)
+    assert mod.resource("mysql")["result"] is True and calls == []
+
+
+def test_state_refuses_a_node_outside_the_resource(topo, tmp_path, monkeypatch):
+    mod, calls = _state(topo, "ctl1", st().as_dict(), True, tmp_path, False, monkeypatch)
+    ret = mod.resource("mysql")
+    assert ret["result"] is False and "hastack:drbd:resources:mysql:nodes" in ret["comment"]
+
+
+def test_beacon_reports_a_lost_primary_peer(monkeypatch):
+    from test_salt_adapters import load
+
+    beacon = load("_beacons", "ha_drbd")
+    assert beacon.validate([{"resources": {"mysql": {"minor": 0, "peers": ["db1"]}}}])[0]
+    assert not beacon.validate([{"resources": {"mysql": {}}}])[0]
+    seq = iter([fixture("proc_drbd_84_primary_uptodate.txt").replace(
+                    "ro:Primary/Secondary", "ro:Secondary/Primary"),
+                fixture("proc_drbd_84_peer_lost.txt")])
+    monkeypatch.setattr(beacon, "_read_status",
+                        lambda name, minor: drbd.parse_proc_drbd(next(seq), minor))
+    config = [{"resources": {"mysql": {"minor": 0, "peers": ["db1"]}}}]
+    assert beacon.beacon(config) == []
+    events = beacon.beacon(config)
+    assert [e["tag"] for e in events] == ["peer-lost"]
+    assert events[0]["resource"] == "mysql" and events[0]["peers"] == ["db1"]
