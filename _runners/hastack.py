@@ -336,6 +336,299 @@ def status(wait=0, out=None, minion=None):
 
 
 # ------------------------------------------------------------------------------------------------
+# DRBD: active/passive services on replicated block devices (hastack:drbd). The decisions are
+# hastack.drbd's (promotion, auto_promotion); these runners gather the nodes' views over Salt
+# and act in order.
+# ------------------------------------------------------------------------------------------------
+
+import salt.utils.event  # noqa: E402 (this section's own imports)
+
+try:
+    from hastack import drbd as _drbd
+except ImportError:
+    _drbd = None
+
+# How long the master waits for the old Primary's minion before it counts as gone.
+DRBD_PING_TIMEOUT = 5
+
+
+class _Drbd:
+    """One resource across its nodes, over Salt."""
+
+    def __init__(self, client, name, res, say):
+        self.client = client
+        self.name = name
+        self.nodes = list(res["nodes"])
+        self.say = say
+
+    def call(self, nodes, fun, arg=(), timeout=60, **kwargs):
+        return self.client.cmd(list(nodes), fun, arg=list(arg), tgt_type="list",
+                               timeout=timeout, **kwargs)
+
+    def statuses(self, nodes=None, timeout=30):
+        answers = self.call(nodes or self.nodes, "ha_drbd.status", [self.name], timeout=timeout)
+        return {n: _drbd.Status.from_dict(a) for n, a in answers.items() if isinstance(a, dict)}
+
+    def act(self, node, fun, arg=(), timeout=600):
+        ret = self.call([node], fun, [self.name] + list(arg), timeout=timeout).get(node)
+        if not (isinstance(ret, dict) and ret.get("result")):
+            raise RuntimeError("%s %s on %s failed: %s" % (fun, self.name, node,
+                                                           ret.get("comment") if
+                                                           isinstance(ret, dict) else ret))
+        return ret
+
+    def wait(self, node, predicate, what, timeout=120):
+        deadline = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < deadline:
+            st = self.statuses([node]).get(node)
+            if st is not None and predicate(st):
+                return st
+            time.sleep(0.5)
+        raise RuntimeError("%s on %s: %s not reached after %d s (last: %s)"
+                           % (self.name, node, what, timeout, _drbd.describe(st)))
+
+    def log(self, statuses):
+        for node in self.nodes:
+            self.say("%s: %s" % (node, _drbd.describe(statuses.get(node))))
+
+
+def _drbd_topo(resource, minion):
+    if _drbd is None:
+        raise RuntimeError("hastack.drbd is not importable by the master's Python")
+    topo = _pillar(minion).get("hastack") or {}
+    found = _drbd.resources(topo)
+    if resource is not None and resource not in found:
+        raise RuntimeError("hastack:drbd:resources:%s: no such resource (known: %s)"
+                           % (resource, ", ".join(sorted(found)) or "none"))
+    return topo, ({resource: found[resource]} if resource is not None else found)
+
+
+def _sayer(steps):
+    def say(msg):
+        steps.append(msg)
+        print("[drbd] " + msg)
+    return say
+
+
+def drbd_status(resource=None, minion=None):
+    """
+    Every DRBD resource's state on each of its nodes (role, disk, connection, peer, sync
+    progress, split-brain), asked live. Exits non-zero when a resource has no Primary, two,
+    or a split-brain.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.drbd_status
+        salt-run hastack.drbd_status mysql
+    """
+    steps = []
+    say = _sayer(steps)
+    try:
+        _, found = _drbd_topo(resource, minion)
+    except RuntimeError as exc:
+        return _fail({"result": False, "steps": [str(exc)]})
+    out = {"result": True, "resources": {}, "steps": steps}
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        for name, res in sorted(found.items()):
+            r = _Drbd(client, name, res, lambda m, n=name: say("%s %s" % (n, m)))
+            sts = r.statuses()
+            r.log(sts)
+            primaries = [n for n, st in sts.items() if st.role == "Primary"]
+            split = [n for n, st in sts.items() if st.split_brain]
+            out["resources"][name] = {n: st.as_dict() for n, st in sts.items()}
+            if split:
+                say("%s: SPLIT-BRAIN on %s; %s" % (name, ", ".join(split),
+                                                   _drbd.split_brain_recovery(name)))
+            if len(primaries) != 1 or split:
+                out["result"] = False
+    return out if out["result"] else _fail(out)
+
+
+def drbd_up(resource=None, timeout=600, minion=None):
+    """
+    Make every DRBD resource (or ``resource``) served: its Primary gets the filesystem
+    mounted, the service started and the service's address; with no Primary yet, the first
+    node the promotion rules allow is promoted. Never moves a running Primary.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.drbd_up
+    """
+    steps = []
+    say = _sayer(steps)
+    try:
+        _, found = _drbd_topo(resource, minion)
+    except RuntimeError as exc:
+        return _fail({"result": False, "steps": [str(exc)]})
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        for name, res in sorted(found.items()):
+            r = _Drbd(client, name, res, lambda m, n=name: say("%s %s" % (n, m)))
+            sts = r.statuses()
+            r.log(sts)
+            primaries = [n for n in r.nodes if n in sts and sts[n].role == "Primary"]
+            target, decision = (primaries[0] if primaries else None), None
+            for node in ([] if primaries else r.nodes):
+                decision = _drbd.promotion(name, r.nodes, node, sts)
+                r.say("%s: %s (%s)" % (node, decision.action, decision.reason))
+                if decision.ok:
+                    target = node
+                    break
+            if target is None:
+                say("%s: no node may be promoted" % name)
+                return _fail({"result": False, "steps": steps})
+            try:
+                ret = r.act(target, "ha_drbd.promote",
+                            [bool(decision and decision.force)], timeout=timeout)
+            except RuntimeError as exc:
+                say("FAILED: %s" % exc)
+                return _fail({"result": False, "steps": steps})
+            say("%s active on %s: %s" % (name, target, ret["comment"]))
+    return {"result": True, "steps": steps}
+
+
+def drbd_failover(resource, to=None, force=False, timeout=600, minion=None):
+    """
+    Move DRBD resource ``resource`` and its service cleanly to node ``to`` (default: the
+    node that is not Primary): stop the service, drop its address, unmount and demote on the
+    Primary, then promote, mount, start and take the address on ``to``. The rules are in
+    hastack/drbd.py: ``to`` must have an UpToDate disk and nobody else may be Primary; it is
+    checked before anything is stopped, and if the promotion is still refused after the
+    demotion, the old Primary is promoted back. Prints each step.
+
+    force
+        with ``to``: promote ``to`` even though its disk is not UpToDate (the operator's
+        word; it may lose the writes it lacks).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.drbd_failover mysql
+        salt-run hastack.drbd_failover mysql to=db2
+        salt-run hastack.drbd_failover mysql to=db2 force=True
+    """
+    steps = []
+    say = _sayer(steps)
+    if force and not to:
+        return _fail({"result": False, "steps": ["force=True needs to=NODE: the operator "
+                                                 "names the node"]})
+    try:
+        _, found = _drbd_topo(resource, minion)
+    except RuntimeError as exc:
+        return _fail({"result": False, "steps": [str(exc)]})
+    res = found[resource]
+    started = time.monotonic()
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        r = _Drbd(client, resource, res, say)
+        sts = r.statuses()
+        r.log(sts)
+        primaries = [n for n in r.nodes if n in sts and sts[n].role == "Primary"]
+        target = to or next((n for n in r.nodes if n not in primaries), None)
+        # Would the target be allowed once the Primary stepped down? Checked before any stop.
+        if target in primaries:
+            plan = _drbd.Decision("already", target, "%s is already Primary on %s"
+                                  % (resource, target))
+        else:
+            after = {n: _drbd.Status.from_dict(dict(st.as_dict(), role="Secondary")
+                                               if n in primaries else st.as_dict())
+                     for n, st in sts.items()}
+            if target in after and after[target].peer_role == "Primary":
+                after[target].peer_role = "Secondary"
+            plan = _drbd.promotion(resource, r.nodes, target, after, force=bool(force))
+        say("decision: %s %s: %s" % (plan.action, plan.node, plan.reason))
+        out = {"result": plan.ok, "decision": plan.as_dict(), "steps": steps}
+        if not plan.ok:
+            return _fail(out)
+        try:
+            if plan.action == "already":
+                ret = r.act(target, "ha_drbd.promote")
+                say("%s: %s" % (target, ret["comment"]))
+                return out
+            for old in primaries:
+                ret = r.act(old, "ha_drbd.demote")
+                say("%s: %s" % (old, ret["comment"]))
+            if primaries:
+                r.wait(target, lambda st: st.peer_role != "Primary", "peer no longer Primary",
+                       timeout=60)
+            decision = _drbd.promotion(resource, r.nodes, target, r.statuses(),
+                                       force=bool(force))
+            say("%s: %s (%s)" % (target, decision.action, decision.reason))
+            if not decision.ok:
+                for old in primaries:
+                    say("%s: promoting back" % old)
+                    r.act(old, "ha_drbd.promote")
+                out.update(result=False, decision=decision.as_dict())
+                return _fail(out)
+            ret = r.act(target, "ha_drbd.promote", [decision.force], timeout=timeout)
+            say("%s: %s" % (target, ret["comment"]))
+        except RuntimeError as exc:
+            say("FAILED: %s" % exc)
+            out["result"] = False
+            return _fail(out)
+    out["seconds"] = round(time.monotonic() - started, 1)
+    say("%s active on %s in %.1f s" % (resource, target, out["seconds"]))
+    return out
+
+
+def drbd_autopromote(resource, survivor, lost="", minion=None):
+    """
+    The reactor's answer to ``salt/beacon/SURVIVOR/ha_drbd/peer-lost``: promote ``survivor``
+    only if the master no longer sees the old Primary (``lost``: its node names, comma
+    separated; default the resource's other nodes) AND the survivor's disk is UpToDate, by
+    the rule in hastack/drbd.py (``auto_promotion``). Fires ``hastack/drbd/autopromote``
+    with the decision either way.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.drbd_autopromote mysql survivor=db2
+    """
+    steps = []
+    say = _sayer(steps)
+    try:
+        _, found = _drbd_topo(resource, minion)
+    except RuntimeError as exc:
+        return _fail({"result": False, "steps": [str(exc)]})
+    res = found[resource]
+    lost = [n for n in (lost.split(",") if isinstance(lost, str) else list(lost or [])) if n]
+    lost = lost or [n for n in res["nodes"] if n != survivor]
+    started = time.monotonic()
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        r = _Drbd(client, resource, res, say)
+        seen = r.call(lost, "test.ping", timeout=DRBD_PING_TIMEOUT,
+                      gather_job_timeout=DRBD_PING_TIMEOUT)
+        seen = sorted(n for n, ok in seen.items() if ok is True)
+        say("master sees %s" % (", ".join(seen) or "none of " + ", ".join(lost)))
+        st = r.statuses([survivor]).get(survivor)
+        say("%s: %s" % (survivor, _drbd.describe(st)))
+        decision = _drbd.auto_promotion(resource, survivor, st, ", ".join(lost), bool(seen))
+        say("decision: %s %s: %s" % (decision.action, decision.node, decision.reason))
+        out = {"result": decision.ok, "decision": decision.as_dict(), "steps": steps}
+        if decision.action == "promote":
+            try:
+                ret = r.act(survivor, "ha_drbd.promote")
+                say("%s: %s" % (survivor, ret["comment"]))
+            except RuntimeError as exc:
+                say("FAILED: %s" % exc)
+                out["result"] = False
+        out["seconds"] = round(time.monotonic() - started, 1)
+    try:
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"],
+                                               listen=False) as event:
+            event.fire_event(out, "hastack/drbd/autopromote")
+    except Exception:  # the event is informative; the decision is made and logged
+        log.exception("firing hastack/drbd/autopromote")
+    log.warning("drbd_autopromote %s: %s", resource, "; ".join(steps))
+    return out if out["result"] else _fail(out)
+
+
+# ------------------------------------------------------------------------------------------------
 # Auto-healing: the reactor hands every ha_health beacon event to heal(); the rules (what to do,
 # when to stop trying) are hastack.heal's. Every decision is an audit event hastack/heal/... and
 # a line in the heal log (heal_log).
@@ -392,8 +685,6 @@ def _heal_state(update=None):
 def _fire(data, tag):
     """Put an event on the master's bus (the audit copy of a heal log line)."""
     try:
-        import salt.utils.event
-
         with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"],
                                                listen=False) as event:
             event.fire_event(data, tag)
@@ -576,3 +867,23 @@ def heal_log(limit=50, resource=None):
     if resource:
         lines = [r for r in lines if r["resource"] == resource]
     return lines[-int(limit):]
+
+
+def heal_reset(resource=None):
+    """
+    Forget the heal attempts counted against ``resource`` (default: every resource), once
+    a human has fixed what the healing gave up on; healing resumes at once.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.heal_reset resource=service:ctl3:keystone
+        salt-run hastack.heal_reset
+    """
+    with _heal_lock():
+        state = _heal_state()
+        cleared = sorted(state) if resource is None else [r for r in state if r == resource]
+        _heal_state({} if resource is None else {k: v for k, v in state.items()
+                                                  if k != resource})
+    return {"result": True, "cleared": cleared}
