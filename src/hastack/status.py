@@ -13,12 +13,15 @@ a dict: Salt's "function not available" string, a traceback, ``None``)::
      "rabbitmq": {node: ha_rabbitmq.status()},     # None: rabbitmqctl cluster_status failed
      "keystone": {node: ha_keystone.health()},
      "catalog":  ha_keystone.catalog_check() or None,
-     "catalog_node": the node that ran it (optional)}
+     "catalog_node": the node that ran it (optional),
+     "cluster":  {member: ha_cluster.status()}}    # None: Pacemaker does not answer
 
 The report has one section per layer the topology has (``nodes`` always; ``vips``,
-``haproxy``, ``galera``, ``rabbitmq``, ``keystone`` only when configured), each with an
-``ok``; ``green`` is true when every section is; ``problems`` lists, one sentence each, what
-is wrong, naming the node, VIP or service. A section is not ok while a node it needs could
+``haproxy``, ``galera``, ``rabbitmq``, ``keystone``, ``cluster`` only when configured), each
+with an ``ok``; ``green`` is true when every section is; ``problems`` lists, one sentence
+each, what is wrong, naming the node, VIP or service. ``warnings`` lists what is not broken
+but must not go unnoticed (a Pacemaker cluster without fencing): they do not turn the status
+red, and the table prints them loudly at the top. A section is not ok while a node it needs could
 not report: green means "seen to be healthy", never "nothing bad was heard". A node that is
 down is named once, in ``nodes``, rather than again in every service it runs; what its
 absence does to a service (a smaller Galera cluster, a backend DOWN) is still named there.
@@ -26,12 +29,12 @@ absence does to a service (a smaller Galera cluster, a backend DOWN) is still na
 Pure: the topology and the answers in, data and text out. No Salt.
 """
 
-from hastack import galera, loadbalancer, rabbitmq, vip
+from hastack import cluster, galera, loadbalancer, rabbitmq, vip
 
-SECTIONS = ("nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone")
+SECTIONS = ("nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone", "cluster")
 TITLES = {"nodes": "Nodes", "vips": "VIPs", "haproxy": "haproxy backends (as each load "
           "balancer sees them)", "galera": "Galera", "rabbitmq": "RabbitMQ",
-          "keystone": "Keystone"}
+          "keystone": "Keystone", "cluster": "Corosync/Pacemaker (hastack:cluster)"}
 
 
 def _short_text(value, limit=100):
@@ -69,7 +72,7 @@ def _yesno(value):
 
 FUNCTIONS = (("vips", "ha_vip.held"), ("haproxy", "ha_haproxy.backends"),
              ("galera", "ha_galera.status"), ("rabbitmq", "ha_rabbitmq.status"),
-             ("keystone", "ha_keystone.health"))
+             ("keystone", "ha_keystone.health"), ("cluster", "ha_cluster.status"))
 
 
 def plan(topo):
@@ -85,6 +88,7 @@ def plan(topo):
                                   for s in services.values()) else []}
     for name in ("galera", "rabbitmq", "keystone"):
         whom[name] = _members(topo, name) if name in services else []
+    whom["cluster"] = cluster.members(topo) if topo.get("cluster") else []
     return [(section, fun, whom[section]) for section, fun in FUNCTIONS if whom[section]]
 
 
@@ -323,10 +327,45 @@ def _keystone(topo, answers, problems):
     return {"ok": ok and catalog["ok"], "nodes": rows, "catalog": catalog}
 
 
+def _cluster(topo, answers, problems):
+    """The cluster as its quorate members see it (the first in pillar order that answered
+    with quorum); members outside that view, or silent, are named."""
+    views, silent = {}, {}
+    for node in cluster.members(topo):
+        why = _silence(node, "cluster", answers)
+        if why is None:
+            views[node] = answers["cluster"][node]
+            continue
+        silent[node] = "Pacemaker not answering" if why == "None" else why
+        if why == "None":
+            problems.append("cluster on %s: Pacemaker does not answer (crm_mon failed)" % node)
+        elif why != "node down":
+            problems.append("cluster on %s did not report its status (%s)" % (node, why))
+    seen_from = next((n for n, v in views.items() if v.get("quorate")), None)
+    out = {"ok": False, "seen_from": seen_from, "quorate": seen_from is not None,
+           "online": [], "offline": [], "dc": None, "resources": {}, "silent": silent,
+           "fencing": cluster.fencing_enabled(topo)}
+    if seen_from is None:
+        problems.append("cluster has no quorum on any member that answered (%s)"
+                        % (", ".join(views) or "none did"))
+        return out
+    view = views[seen_from]
+    out.update(online=list(view.get("online") or []), offline=list(view.get("offline") or []),
+               dc=view.get("dc"), resources=dict(view.get("resources") or {}))
+    found = list(view.get("problems") or [])
+    for node, other in views.items():
+        if not other.get("quorate"):
+            found.append("cluster: %s is outside the quorate partition (it sees no quorum)"
+                         % node)
+    problems.extend(found)
+    out["ok"] = not found and not silent
+    return out
+
+
 def summarize(topo, answers):
     """The report on the whole plane from the runner's raw ``answers`` (see the module doc):
-    ``{"green", "problems", "nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone"}``,
-    the service sections only for services the topology has."""
+    ``{"green", "problems", "warnings", "nodes", "vips", "haproxy", "galera", "rabbitmq",
+    "keystone", "cluster"}``, the service sections only for layers the topology has."""
     problems = []
     services = topo.get("services") or {}
     report = {"nodes": _nodes(topo, answers, problems)}
@@ -338,6 +377,11 @@ def summarize(topo, answers):
                         ("keystone", _keystone)):
         if name in services:
             report[name] = build(topo, answers, problems)
+    report["warnings"] = []
+    if topo.get("cluster"):
+        report["cluster"] = _cluster(topo, answers, problems)
+        if not report["cluster"]["fencing"]:
+            report["warnings"].append(cluster.fencing_warning(topo))
     report["green"] = all(report[s]["ok"] for s in SECTIONS if s in report)
     report["problems"] = problems
     return report
@@ -418,9 +462,23 @@ def _render_keystone(sec):
     return lines + ["  catalog: %s%s" % (verdict, where)]
 
 
+def _render_cluster(sec):
+    head = ("  quorum: %s, DC %s, online: %s, offline: %s" % (
+        "yes (seen from %s)" % sec["seen_from"] if sec["quorate"] else "NO",
+        sec["dc"] or "-", ",".join(sec["online"]) or "-", ",".join(sec["offline"]) or "none"))
+    rows = [[name, r.get("role") or "-", ",".join(r.get("nodes") or []) or "-"]
+            for name, r in sec["resources"].items()]
+    lines = [head] + (_table(["resource", "role", "on"], rows) if rows else [])
+    lines += ["  %s: %s" % (n, why) for n, why in sec["silent"].items()]
+    lines.append("  fencing: %s" % ("on" if sec["fencing"] else
+                                    "DISABLED (hastack:cluster:fencing: %s)"
+                                    % cluster.NO_FENCING))
+    return lines
+
+
 _RENDER = {"nodes": _render_nodes, "vips": _render_vips, "haproxy": _render_haproxy,
            "galera": _render_galera, "rabbitmq": _render_rabbitmq,
-           "keystone": _render_keystone}
+           "keystone": _render_keystone, "cluster": _render_cluster}
 
 
 def render(report):
@@ -431,6 +489,7 @@ def render(report):
     else:
         lines = ["hastack status: NOT GREEN, %d problem%s" % (len(problems),
                                                             "" if len(problems) == 1 else "s")]
+    lines += ["!!! WARNING: %s" % w for w in report.get("warnings", [])]
     for name in SECTIONS:
         if name not in report:
             continue

@@ -173,9 +173,9 @@ CASES = [
 def test_all_green(good):
     report = status.summarize(good, green_answers())
     assert report["green"] is True and report["problems"] == []
-    assert set(report) == {"green", "problems", "nodes", "vips", "haproxy", "galera",
-                           "rabbitmq", "keystone"}
-    assert all(report[s]["ok"] for s in status.SECTIONS)
+    assert set(report) == {"green", "problems", "warnings", "nodes", "vips", "haproxy",
+                           "galera", "rabbitmq", "keystone"}
+    assert all(report[s]["ok"] for s in status.SECTIONS if s in report)
     assert report["vips"]["vips"]["api2"] == {"address": "198.18.10.102", "holders": ["ctl2"],
                                               "status": "ok"}
     assert report["galera"]["nodes"]["ctl3"]["seqno"] == 102
@@ -194,7 +194,7 @@ def test_one_fault(good, case, breaks, red, problem, shown):
     breaks(answers)
     report = status.summarize(good, answers)
     assert report["green"] is False
-    assert {s for s in status.SECTIONS if not report[s]["ok"]} == red
+    assert {s for s in status.SECTIONS if s in report and not report[s]["ok"]} == red
     assert any(problem in p for p in report["problems"]), report["problems"]
     text = status.render(report)
     assert text.startswith("hastack status: NOT GREEN, %d problem" % len(report["problems"]))
@@ -265,7 +265,7 @@ def test_no_vips_no_haproxy(good):
 def test_nothing_answered(good):
     report = status.summarize(good, {})
     assert report["green"] is False
-    assert not any(report[s]["ok"] for s in status.SECTIONS)
+    assert not any(report[s]["ok"] for s in status.SECTIONS if s in report)
     assert len([p for p in report["problems"] if p.startswith("node ")]) == 5
     status.render(report)  # renders without data
 
@@ -307,7 +307,7 @@ def test_catalog_node_is_the_first_keystone_node_that_answered(good, ping, healt
 
 FUNS = {"test.ping": "ping", "ha_vip.held": "vips", "ha_haproxy.backends": "haproxy",
         "ha_galera.status": "galera", "ha_rabbitmq.status": "rabbitmq",
-        "ha_keystone.health": "keystone"}
+        "ha_keystone.health": "keystone", "ha_cluster.status": "cluster"}
 
 
 class FakeClient:
@@ -406,3 +406,99 @@ def test_runner_wait_asks_again_until_green(good, monkeypatch):
     report = runner.status(wait=30)
     assert report["green"] is True and "retcode" not in report
     assert [fun for fun, _ in client.calls].count("test.ping") == 2
+
+
+# -- the Corosync/Pacemaker section (hastack:cluster) -----------------------------------------
+
+CLUSTER_OUT = os.path.join(REPO, "tests", "unit", "cluster_output")
+
+
+@pytest.fixture
+def clustered(good):
+    from hastack.lab import layout
+    good["cluster"] = layout.lab_cluster(CTL)
+    return good
+
+
+def cluster_answers(topo, edit=None):
+    """green_answers() plus every member's ha_cluster.status, from crm_mon output captured
+    in the lab (``edit`` changes the XML first)."""
+    from hastack import cluster
+    with open(os.path.join(CLUSTER_OUT, "crm_mon_started.xml")) as f:
+        text = f.read()
+    text = edit(text) if edit else text
+    answers = green_answers()
+    answers["cluster"] = {n: cluster.summary(topo, cluster.parse_crm_mon(text)) for n in CTL}
+    return answers
+
+
+def test_cluster_green_but_loud_without_fencing(clustered):
+    report = status.summarize(clustered, cluster_answers(clustered))
+    assert report["green"] is True and report["cluster"]["ok"] is True
+    assert report["cluster"]["resources"]["lab-vip"] == {"role": "Started", "nodes": ["ctl1"]}
+    assert report["cluster"]["seen_from"] == "ctl1"
+    assert len(report["warnings"]) == 1 and "FENCING IS DISABLED" in report["warnings"][0]
+    text = status.render(report)
+    lines = text.splitlines()
+    assert lines[0] == "hastack status: GREEN"
+    assert lines[1].startswith("!!! WARNING: FENCING IS DISABLED (hastack:cluster:fencing: "
+                               "disabled-i-accept-split-brain)")
+    assert "Corosync/Pacemaker (hastack:cluster): ok" in text
+    assert "quorum: yes (seen from ctl1), DC ctl1, online: ctl1,ctl2,ctl3, offline: none" in text
+    assert "fencing: DISABLED (hastack:cluster:fencing: disabled-i-accept-split-brain)" in text
+
+
+def test_cluster_with_fence_devices_has_no_warning(clustered):
+    clustered["cluster"]["fencing"] = [
+        {"name": "fence-%s" % n, "agent": "fence_ipmilan", "params": {}, "nodes": [n]}
+        for n in CTL]
+    report = status.summarize(clustered, cluster_answers(clustered))
+    assert report["warnings"] == [] and report["cluster"]["fencing"] is True
+    assert "cluster resource fence-ctl1 is not configured" in report["problems"]
+    assert "fencing: on" in status.render(report)
+
+
+def test_cluster_member_offline_and_a_fail_count(clustered):
+    def edit(text):
+        text = text.replace('name="ctl3" id="13" online="true"',
+                            'name="ctl3" id="13" online="false"')
+        return text.replace('<resource_history id="lab-vip-echo" orphan="false"',
+                            '<resource_history id="lab-vip-echo" fail-count="2" orphan="false"')
+    answers = cluster_answers(clustered, edit)
+    node_down(answers, "ctl3")
+    answers["cluster"].pop("ctl3", None)
+    report = status.summarize(clustered, answers)
+    assert report["cluster"]["ok"] is False and report["cluster"]["offline"] == ["ctl3"]
+    assert "cluster nodes offline: ctl3" in report["problems"]
+    assert any(p.startswith("cluster resource lab-vip-echo has fail count 2 on ctl1")
+               for p in report["problems"])
+    assert "offline: ctl3" in status.render(report)
+
+
+def test_cluster_without_quorum_anywhere(clustered):
+    answers = cluster_answers(clustered, lambda t: t.replace('with_quorum="true"',
+                                                             'with_quorum="false"'))
+    answers["cluster"]["ctl2"] = None
+    report = status.summarize(clustered, answers)
+    assert report["cluster"]["quorate"] is False
+    assert "cluster has no quorum on any member that answered (ctl1, ctl3)" in report["problems"]
+    assert "cluster on ctl2: Pacemaker does not answer (crm_mon failed)" in report["problems"]
+    assert "quorum: NO" in status.render(report)
+
+
+def test_cluster_member_outside_the_quorate_partition(clustered):
+    answers = cluster_answers(clustered)
+    answers["cluster"]["ctl3"] = dict(answers["cluster"]["ctl3"], quorate=False)
+    report = status.summarize(clustered, answers)
+    assert report["cluster"]["ok"] is False
+    assert ("cluster: ctl3 is outside the quorate partition (it sees no quorum)"
+            in report["problems"])
+
+
+def test_plan_and_runner_ask_the_cluster_members(clustered, monkeypatch):
+    assert ("cluster", "ha_cluster.status", CTL) in status.plan(clustered)
+    client = FakeClient(cluster_answers(clustered))
+    report = runner_with(clustered, monkeypatch, client, output="json").status()
+    assert ("ha_cluster.status", CTL) in client.calls
+    assert report["green"] is True and report["cluster"]["ok"] is True
+    assert report["warnings"]
