@@ -4,9 +4,19 @@
     restarting every member at once. orch.deploy then waits for quorum (cluster.ready) and
     loads the resources once (cluster.resources). What each setting does and why is in
     hastack/cluster.py. #}
+{%- set fencing = salt['pillar.get']('hastack:cluster:fencing') %}
+
+hastack-cluster-packages:
+  pkg.installed:
+    - pkgs: {{ (['corosync', 'pacemaker', 'crmsh', 'resource-agents']
+               + (['fence-agents'] if fencing is sequence and fencing is not string else []))
+             | json }}
+    - refresh: {{ salt['pillar.get']('hastack:common:pkg_refresh', True) }}
 
 hastack-corosync-config:
-  ha_cluster.configured: []
+  ha_cluster.configured:
+    - require:
+      - pkg: hastack-cluster-packages
 
 {%- for svc in ['corosync', 'pacemaker'] %}
 
