@@ -207,6 +207,17 @@ def test_crm_mon_before_the_resources(topo):
     assert "cluster resource lab-vip is not configured" in st["problems"]
 
 
+def test_a_member_powered_off_as_a_survivor_sees_it(topo):
+    mon = cluster.parse_crm_mon(output("crm_mon_ctl3_off.xml"))
+    q = cluster.parse_quorumtool(output("quorumtool_ctl3_off.txt"))
+    assert q == {"quorate": True, "expected_votes": 3, "total_votes": 2, "quorum": 2,
+                 "members": ["ctl1", "ctl2"]}
+    st = cluster.summary(topo, mon, q)
+    assert st["quorate"] is True and st["online"] == ["ctl1", "ctl2"]
+    assert st["offline"] == ["ctl3"] and st["problems"] == ["cluster nodes offline: ctl3"]
+    assert st["resources"]["lab-vip-echo"] == {"role": "Started", "nodes": ["ctl1"]}
+
+
 def test_an_offline_node_and_no_quorum(topo):
     text = output("crm_mon_started.xml").replace('name="ctl3" id="13" online="true"',
                                                  'name="ctl3" id="13" online="false"')
