@@ -11,12 +11,19 @@ import pytest
 
 from conftest import REPO
 from hastack import cluster, secrets, topology
-from hastack.lab import layout
 from test_salt_adapters import load
 
 OUT = os.path.join(REPO, "tests", "unit", "cluster_output")
 AUTHKEY = base64.b64encode(bytes(range(256))).decode()
-LAB_CLUSTER = layout.lab_cluster(["ctl1", "ctl2", "ctl3"])
+# The lab's section (hastack.lab.layout.lab_cluster), which made the captured output.
+LAB_CLUSTER = {
+    "manager": "hastack", "nodes": ["ctl1", "ctl2", "ctl3"], "token": 1000,
+    "token_coefficient": 0, "dc_deadtime": 2, "fencing": "disabled-i-accept-split-brain",
+    "resources": {"lab-vip": {"vip": "198.18.10.110", "monitor": 1},
+                  "lab-vip-echo": {"systemd": "lab-vip-echo", "monitor": 1}},
+    "constraints": [{"colocate": ["lab-vip-echo", "lab-vip"]},
+                    {"order": ["lab-vip", "lab-vip-echo"]}],
+}
 
 
 def output(name):
@@ -236,10 +243,22 @@ def test_quorumtool():
 
 # -- validation ------------------------------------------------------------------------------
 
+def errors_of(topo):
+    errors = []
+    cluster.validate(topo, errors)
+    return errors
+
+
 def test_the_lab_cluster_is_valid(topo):
-    assert topology.validate(topo) == []
+    assert topology.validate(topo) == [] and errors_of(topo) == []
     topo["cluster"]["fencing"] = copy.deepcopy(FENCE)
-    assert topology.validate(topo) == []
+    assert errors_of(topo) == []
+
+
+def test_topology_validate_runs_the_cluster_checks(topo):
+    topo["cluster"]["manager"] = "corosync"
+    assert "hastack:cluster:manager: 'corosync' is not hastack or pacemaker" in \
+        topology.validate(topo)
 
 
 def _set(path, value):
@@ -304,12 +323,12 @@ CASES = [
 @pytest.mark.parametrize("change, message", CASES, ids=[c[1][:60] for c in CASES])
 def test_validation_names_the_field(topo, change, message):
     change(topo)
-    errors = topology.validate(topo)
+    errors = errors_of(topo)
     assert any(e.startswith(message) for e in errors), errors
 
 
 def test_no_cluster_section_no_cluster_checks(good):
-    assert "cluster" not in good and topology.validate(good) == []
+    assert "cluster" not in good and errors_of(good) == [] and topology.validate(good) == []
 
 
 def test_secrets_generate_a_binary_authkey_once():
@@ -382,3 +401,10 @@ def test_modules_decline_without_hastack():
     assert mod.__virtual__()[0] is False
     state = load("_states", "ha_cluster", __salt__={})
     assert state.__virtual__() == (False, "The 'ha_cluster' execution module is not available")
+
+
+def test_the_lab_topology_has_this_section_when_it_has_two_controllers():
+    from hastack.lab import layout
+    assert layout.make_topology(3, 2)["cluster"] == LAB_CLUSTER
+    assert layout.make_topology(2, 1)["cluster"]["nodes"] == ["ctl1", "ctl2"]
+    assert "cluster" not in layout.make_topology(1, 0)

@@ -415,8 +415,8 @@ CLUSTER_OUT = os.path.join(REPO, "tests", "unit", "cluster_output")
 
 @pytest.fixture
 def clustered(good):
-    from hastack.lab import layout
-    good["cluster"] = layout.lab_cluster(CTL)
+    from test_cluster import LAB_CLUSTER
+    good["cluster"] = copy.deepcopy(LAB_CLUSTER)
     return good
 
 
