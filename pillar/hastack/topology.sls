@@ -58,3 +58,19 @@ hastack:
     timesync: true                   # skipped inside containers: the host owns the clock
   # secrets: generated into pillar/hastack/secrets.sls by
   #   hastack secrets --out pillar/hastack/secrets.sls --topology pillar/hastack/topology.sls
+  # A Corosync/Pacemaker cluster for the active/passive pieces (see hastack/cluster.py):
+  # cluster:
+  #   manager: hastack               # or pacemaker; hastack's reactor is the default
+  #   nodes: [ctl1, ctl2, ctl3]      # default: the controllers
+  #   token: 1000                    # ms; plus token_coefficient per node past two:
+  #   token_coefficient: 0           # 0 makes the token what it says
+  #   dc_deadtime: 5                 # s; Pacemaker's own 20 s delays a fresh cluster
+  #   fencing:                       # or, with no fence devices, the explicit opt-out
+  #     - {name: fence-ctl1, agent: fence_ipmilan, nodes: [ctl1],       #   fencing:
+  #        params: {ip: 10.0.0.11, username: admin, password: secret}}  #     disabled-i-accept-split-brain
+  #   resources:
+  #     web-vip: {vip: 198.18.10.110, monitor: 1}    # IPaddr2; never also under vips:
+  #     web: {systemd: nginx, monitor: 1}            # the unit stays disabled in systemd
+  #   constraints:
+  #     - {colocate: [web, web-vip]}   # web runs where web-vip runs
+  #     - {order: [web-vip, web]}      # web-vip starts first
