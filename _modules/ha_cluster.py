@@ -255,8 +255,9 @@ def diff():
 
 def apply():
     """
-    Load the pillar's crm batch in one transaction (``crm configure load update FILE``).
-    Returns ``{"result", "comment"}``.
+    Load the pillar's crm batch in one transaction (``crm configure load update FILE``),
+    keeping the operator's run-time ``target-role`` and ``is-managed`` where the pillar does
+    not set them. Returns ``{"result", "comment"}``.
 
     CLI Example:
 
@@ -264,10 +265,16 @@ def apply():
 
         salt ctl1 ha_cluster.apply
     """
+    topo = _topo()
+    res = _run(["cibadmin", "--query"])
+    if res.returncode != 0:
+        return {"result": False, "comment": "cibadmin --query failed: %s"
+                                            % (res.stderr or res.stdout).strip()}
+    keep = cluster.operator_meta(topo, cluster.parse_cib(res.stdout))
     fd, path = tempfile.mkstemp(prefix="hastack-crm-", suffix=".txt")
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(cluster.render_batch(_topo()))
+            f.write(cluster.render_batch(topo, keep))
         res = _run(["crm", "configure", "load", "update", path], timeout=120)
     finally:
         os.unlink(path)

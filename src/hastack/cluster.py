@@ -325,10 +325,35 @@ def _crm_primitive(name, p):
     return " ".join(words)
 
 
-def render_batch(topo):
+# Meta attributes the operator sets at run time (``crm resource stop``, ``unmanage``): unless
+# the pillar sets them, a deploy neither reports nor undoes them, and the batch carries the
+# live value over (``load update`` replaces a primitive whole).
+OPERATOR_META = ("target-role", "is-managed")
+
+
+def operator_meta(topo, live):
+    """``{resource: {meta: value}}``: the operator's run-time meta attributes in the live CIB
+    model that the pillar does not set, to be kept by the batch."""
+    want = cib_wanted(topo)["primitives"]
+    out = {}
+    for name, have in live["primitives"].items():
+        if name not in want:
+            continue
+        keep = {k: v for k, v in have["meta"].items()
+                if k in OPERATOR_META and k not in want[name]["meta"]}
+        if keep:
+            out[name] = keep
+    return out
+
+
+def render_batch(topo, keep=None):
     """The crm batch for ``crm configure load update FILE``: properties, resource defaults,
-    fence devices, resources and their constraints, in one transaction."""
+    fence devices, resources and their constraints, in one transaction. ``keep`` is
+    :func:`operator_meta` of the live CIB."""
     want = cib_wanted(topo)
+    for name, meta in (keep or {}).items():
+        if name in want["primitives"]:
+            want["primitives"][name]["meta"].update(meta)
     lines = ["# " + MANAGED]
     if not fencing_enabled(topo):
         lines.append("# " + fencing_warning(topo))
@@ -426,6 +451,8 @@ def cib_diff(wanted, live):
                 changes.append("resource %s: %s %s -> %s" % (name, key, have[key], want[key]))
         for part in ("params", "meta"):
             for k in sorted(set(want[part]) | set(have[part])):
+                if part == "meta" and k in OPERATOR_META and k not in want[part]:
+                    continue    # the operator's (operator_meta)
                 if want[part].get(k) != have[part].get(k):
                     changes.append("resource %s: %s %s %s -> %s" % (
                         name, part[:-1] if part == "params" else part, k,

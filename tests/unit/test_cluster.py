@@ -408,3 +408,20 @@ def test_the_lab_topology_has_this_section_when_it_has_two_controllers():
     assert layout.make_topology(3, 2)["cluster"] == LAB_CLUSTER
     assert layout.make_topology(2, 1)["cluster"]["nodes"] == ["ctl1", "ctl2"]
     assert "cluster" not in layout.make_topology(1, 0)
+
+
+def test_the_operators_stop_is_neither_reported_nor_undone(topo):
+    live = cluster.cib_wanted(topo)
+    live["primitives"]["lab-vip-echo"]["meta"]["target-role"] = "Stopped"
+    live["primitives"]["lab-vip"]["params"]["cidr_netmask"] = "25"
+    changes, _ = cluster.cib_diff(cluster.cib_wanted(topo), live)
+    assert changes == ["resource lab-vip: param cidr_netmask 25 -> 24"]
+    keep = cluster.operator_meta(topo, live)
+    assert keep == {"lab-vip-echo": {"target-role": "Stopped"}}
+    assert ("primitive lab-vip-echo systemd:lab-vip-echo meta target-role=Stopped op monitor"
+            in cluster.render_batch(topo, keep))
+    # ...unless the pillar itself says it.
+    topo["cluster"]["resources"]["lab-vip-echo"]["meta"] = {"target-role": "Started"}
+    changes, _ = cluster.cib_diff(cluster.cib_wanted(topo), live)
+    assert "resource lab-vip-echo: meta target-role Stopped -> Started" in changes
+    assert cluster.operator_meta(topo, live) == {}
