@@ -42,7 +42,12 @@ Everything Pacemaker gets is one crm batch (:func:`render_batch`), loaded with
 before its colocation existed. The batch is loaded only when the live CIB differs from what
 the pillar wants (:func:`cib_wanted`, :func:`parse_cib`, :func:`cib_diff`), so a second run
 changes nothing. Resources in the CIB that the pillar does not name are reported, not
-removed.
+removed; an operator's run-time ``crm resource stop`` or ``unmanage`` (the ``target-role`` and
+``is-managed`` meta attributes) is kept unless the pillar sets them (:func:`operator_meta`).
+
+A changed corosync.conf is reloaded in place (``corosync-cfgtool -R``). A changed authkey is
+not: knet reads it at start, so it takes effect only when corosync restarts, and members
+with different keys do not hear each other. Change it only with the whole cluster stopped.
 
 Pure: the topology and the tools' XML in, config text, models and diffs out.
 """
