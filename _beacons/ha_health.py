@@ -89,8 +89,7 @@ def _problems(topo, node, settings, now):
     member = node in galera_svc.get("nodes", [])
     states = _unit_states(units + (["mariadb"] if member else []))
     for unit in units:
-        active, sub, secs = states[unit]
-        problem = heal.unit_problem(active, sub, secs, settings["grace"])
+        problem = heal.unit_problem(states[unit][0])
         if problem:
             found["service:" + unit] = {"kind": "service", "node": node, "unit": unit,
                                         "state": problem}

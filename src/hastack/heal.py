@@ -4,7 +4,7 @@ The node agent is the Salt minion and the cluster manager is the master's event 
 
 1. The ``ha_health`` beacon runs every second on every node and reports *problems*, not
    states: a managed unit that is down and that systemd is not bringing back (``failed``,
-   or ``inactive`` while it should run, or still not up after a grace period), this node's
+   or ``inactive`` while it should run), this node's
    Galera member out of a Primary component or not Synced past a grace period, RabbitMQ
    partitions or alarms, a VIP this node holds or stopped holding, a haproxy backend DOWN.
    It fires when the set of problems changes and again every ``refire`` seconds while one
@@ -46,7 +46,7 @@ POLICY = {
 }
 BEACON_DEFAULTS = {
     "interval": 1,
-    "grace": 10,              # a unit still activating, or Galera not Synced, for this long
+    "grace": 10,              # Galera not Synced (joining, donating) for this long
     "refire": 15,             # a persisting problem is reported again this often
     "rabbitmq_every": 10,     # rabbitmqctl is slow: check RabbitMQ this often
 }
@@ -68,11 +68,14 @@ def pacemaker_units(topo):
         return set()
     out = set()
     for res in (cluster.get("resources") or {}).values():
-        if isinstance(res, dict):
-            for key in ("unit", "service"):
-                if isinstance(res.get(key), str):
-                    out.add(res[key].split(":", 1)[-1])
-    return out
+        if not isinstance(res, dict):
+            continue
+        if isinstance(res.get("systemd"), str):
+            out.add(res["systemd"])
+        agent = res.get("agent")
+        if isinstance(agent, str) and agent.startswith(("systemd:", "service:", "lsb:")):
+            out.add(agent.split(":", 1)[1])
+    return {u if "." in u else u + ".service" for u in out} | out
 
 
 def units_for(topo, node):
@@ -91,20 +94,13 @@ def units_for(topo, node):
     return [u for u in units if u not in skip]
 
 
-def unit_problem(active, sub, seconds_in_state, grace):
-    """Is a unit that should run in trouble that systemd will not fix?
-
-    ``failed`` and ``inactive`` are (nobody will start it again); ``activating``
-    (auto-restart in progress) or ``deactivating`` is systemd's own business until it has
-    lasted ``grace`` seconds.
-    """
-    if active == "active":
-        return None
-    if active in ("failed", "inactive"):
-        return active
-    if seconds_in_state >= grace:
-        return "%s/%s for %d s" % (active, sub, seconds_in_state)
-    return None
+def unit_problem(active):
+    """Is a unit that should run in trouble that systemd will not fix? ``failed`` and
+    ``inactive`` are: nobody starts it again. ``activating`` (a slow start, an auto-restart)
+    and ``deactivating`` are systemd's own business: its start and stop timeouts and its
+    restart limit end them in ``failed`` if they go wrong, and a restart from here would
+    only interrupt a start that was going to succeed (RabbitMQ takes 15 s)."""
+    return active if active in ("failed", "inactive") else None
 
 
 def galera_problem(status, unit_active, seconds_unhealthy, grace):
@@ -132,6 +128,8 @@ def resource_of(event):
     if kind == "vip":
         return "vip:%s" % event["vip"]
     if kind == "backend":
+        if event["service"] == "galera":       # healed as Galera, damped as Galera
+            return "galera"
         return "service:%s:%s" % (event["server"], event["service"])
     raise ValueError("unknown event kind %r" % kind)
 
