@@ -790,6 +790,55 @@ def _heal_act(client, topo, action):
     raise ValueError("unknown action %r" % kind)
 
 
+def _heal_paused():
+    """Why healing is paused (maintenance), or None."""
+    try:
+        with open(os.path.join(_heal_dir(), "paused")) as f:
+            until, why = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if until is not None and time.time() >= until:
+        return None
+    return "healing paused%s: %s (salt-run hastack.heal_resume)" % (
+        "" if until is None else " until " + time.strftime("%H:%M:%SZ", time.gmtime(until)),
+        why)
+
+
+def heal_pause(minutes=None, reason="maintenance"):
+    """
+    Pause auto-healing (planned maintenance: nothing the operator breaks on purpose is
+    "healed"), for ``minutes`` or until :func:`heal_resume`. Events are still logged, as
+    ``paused``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.heal_pause minutes=30 reason="kernel upgrade on ctl2"
+    """
+    until = None if minutes is None else time.time() + 60 * float(minutes)
+    with open(os.path.join(_heal_dir(), "paused"), "w") as f:
+        json.dump([until, reason], f)
+    return {"result": True, "paused": _heal_paused()}
+
+
+def heal_resume():
+    """
+    Resume auto-healing after :func:`heal_pause`.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.heal_resume
+    """
+    try:
+        os.unlink(os.path.join(_heal_dir(), "paused"))
+    except FileNotFoundError:
+        pass
+    return {"result": True, "paused": None}
+
+
 def heal(data=None, minion=None, **kwargs):
     """
     Heal what an ``ha_health`` beacon event reports (the reactor calls this; see
@@ -809,6 +858,9 @@ def heal(data=None, minion=None, **kwargs):
     topo = _pillar(minion).get("hastack") or {}
     resource = _heal.resource_of(event)
     record = {"resource": resource, "kind": event["kind"], "seen": event}
+    paused = _heal_paused()
+    if paused:
+        return _audit(dict(record, result="paused", reason=paused))
     started = time.monotonic()
     try:
         with _heal_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:

@@ -92,3 +92,14 @@ def lab():
     finally:
         if not os.environ.get("HASTACK_KEEP_LAB"):
             hastack("lab", "down", check=False)
+
+
+@pytest.fixture(scope="module")
+def healing_paused(lab):
+    """For a module that breaks things on purpose to test another mechanism (Galera's
+    recovery refusals, keepalived's failover): auto-healing paused, as an operator would
+    for planned work, and resumed after."""
+    res = lab.salt_run("hastack.heal_pause", "reason=lab test of another mechanism")
+    assert res.returncode == 0, res.stdout + res.stderr
+    yield
+    lab.salt_run("hastack.heal_resume")

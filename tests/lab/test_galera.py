@@ -13,7 +13,8 @@ from conftest import hastack
 from hastack.lab import load
 from hastack.lab.load import Writer
 
-pytestmark = pytest.mark.timeout(900)
+# Faults injected here test Galera's, keepalived's and RabbitMQ's own handling: healing paused.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("healing_paused")]
 
 MEMBERS = ["ctl1", "ctl2", "ctl3"]
 

@@ -16,7 +16,8 @@ import yaml
 
 from conftest import hastack
 
-pytestmark = pytest.mark.timeout(600)
+# Faults injected here test Galera's, keepalived's and RabbitMQ's own handling: healing paused.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("healing_paused")]
 
 API, API2, PORT = "198.18.10.100", "198.18.10.102", 8080
 LB = ["ctl1", "ctl2", "ctl3"]

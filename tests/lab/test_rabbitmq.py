@@ -9,7 +9,8 @@ import yaml
 
 from hastack.lab import load
 
-pytestmark = pytest.mark.timeout(900)
+# Faults injected here test Galera's, keepalived's and RabbitMQ's own handling: healing paused.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("healing_paused")]
 
 MEMBERS = ["ctl1", "ctl2", "ctl3"]
 ADDRS = {"ctl1": "198.18.10.11", "ctl2": "198.18.10.12", "ctl3": "198.18.10.13"}

@@ -247,3 +247,26 @@ def test_heal_reset_lets_healing_resume(good, tmp_path, monkeypatch):
         "service:ctl2:keystone"]
     clock[0] = 1041.0
     assert runner.heal(data=event)["result"] == "failed"      # tried again, not damped
+
+
+def test_paused_healing_only_logs(good, tmp_path, monkeypatch):
+    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+        "was": "failed", "restarted": True, "active": True, "comment": "restarted"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    runner.heal_pause(reason="kernel upgrade")
+    event = {"kind": "service", "id": "ctl2", "unit": "keystone"}
+    ret = runner.heal(data=event)
+    assert ret["result"] == "paused" and "kernel upgrade" in ret["reason"]
+    assert client.calls == []
+    runner.heal_resume()
+    assert runner.heal(data=event)["result"] == "healed"
+
+
+def test_a_pause_ends_by_itself(good, tmp_path, monkeypatch):
+    runner = heal_runner(good, tmp_path, FakeClient({}), monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: clock[0])
+    runner.heal_pause(minutes=1)
+    assert runner._heal_paused().startswith("healing paused until")
+    clock[0] += 61
+    assert runner._heal_paused() is None
