@@ -1,0 +1,290 @@
+"""Chaos scenarios against the lab, under steady load through the VIPs, with nobody acting
+but hastack (systemd, keepalived, haproxy, Galera, RabbitMQ and the healing reactor).
+
+The load, from the host:
+
+- Keystone: a token through the API VIP, one after the other (2 s timeout);
+- Galera: rows inserted through the database VIP one autocommit statement at a time; an id
+  is *acknowledged* when its commit returned;
+- RabbitMQ: persistent messages published to a quorum queue, each *confirmed* by the
+  broker; clients list every node.
+
+A scenario starts from a green plane (``hastack.status``) with no heal attempts counted,
+runs the load for a few seconds, injects its fault (and later undoes it, for a power-off or
+a partition), then waits until ``hastack.status`` is green again. Its figures: failed token
+requests, acknowledged rows missing from the table, confirmed messages missing from the
+queue, seconds until green (an upper bound: the status takes some seconds to gather), and
+for a killed service the seconds until its unit was active again.
+
+Used by ``tests/chaos/`` (which assert no loss and a return to green) and
+``bench/chaos.py`` (which prints every figure).
+"""
+
+import json
+import os
+import secrets
+import threading
+import time
+
+import yaml
+
+from hastack import keystone
+from hastack.lab import load
+
+CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
+
+
+class TokenLoad(threading.Thread):
+    """Keystone tokens through the VIP, one at a time: (time, ok) for each request."""
+
+    def __init__(self, topo):
+        super().__init__(daemon=True)
+        self.url = keystone.auth_url(topo)
+        self.password = topo["secrets"]["keystone_admin_password"]
+        self.results = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        from keystoneauth1 import session as ks_session
+        from keystoneauth1.identity import v3
+
+        while not self.stopping.is_set():
+            auth = v3.Password(auth_url=self.url, username="admin", password=self.password,
+                               project_name="admin", user_domain_id="default",
+                               project_domain_id="default")
+            t = time.monotonic()
+            try:
+                ok = bool(ks_session.Session(auth=auth, timeout=2).get_token())
+            except Exception:  # noqa: BLE001 - every failure counts as a failed request
+                ok = False
+                time.sleep(0.1)
+            self.results.append((t, ok))
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+    def failed(self):
+        return sum(1 for _, ok in self.results if not ok)
+
+
+class Publisher(threading.Thread):
+    """Persistent messages to a quorum queue, each confirmed; reconnects to any node."""
+
+    def __init__(self, params, queue):
+        super().__init__(daemon=True)
+        self.params = params
+        self.queue = queue
+        self.confirmed = set()
+        self.errors = 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        import pika
+
+        i = 0
+        while not self.stopping.is_set():
+            try:
+                conn = pika.BlockingConnection(self.params)
+                ch = conn.channel()
+                ch.confirm_delivery()
+                while not self.stopping.is_set():
+                    ch.basic_publish("", self.queue, str(i).encode(), mandatory=True,
+                                     properties=pika.BasicProperties(delivery_mode=2))
+                    self.confirmed.add(i)
+                    i += 1
+                    time.sleep(0.01)
+                conn.close()
+            except (pika.exceptions.AMQPError, OSError):
+                self.errors += 1
+                time.sleep(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+
+class Chaos:
+    def __init__(self, client, progress=print):
+        self.lab = client
+        self.progress = progress
+        base = os.path.join(client.lab.dir, "pillar", "hastack")
+        with open(os.path.join(base, "topology.sls")) as f:
+            self.topo = yaml.safe_load(f)["hastack"]
+        with open(os.path.join(base, "secrets.sls")) as f:
+            self.topo["secrets"] = yaml.safe_load(f)["hastack"]["secrets"]
+        self.db = None
+
+    # -- the plane ---------------------------------------------------------------------------
+    def green(self, wait=300):
+        """Seconds until ``hastack.status`` is green (asked again until it is), or None."""
+        started = time.monotonic()
+        res = self.lab.salt_run("hastack.status", "wait=%d" % wait, "--out=json",
+                                timeout=wait + 120)
+        if res.returncode != 0:
+            return None
+        return round(time.monotonic() - started, 1)
+
+    def ready(self):
+        """A green plane with no heal attempts counted: every scenario starts here."""
+        if self.green() is None:
+            res = self.lab.salt_run("hastack.status", "--out=json")
+            raise RuntimeError("the plane is not green before the scenario:\n" +
+                               res.stdout[-3000:])
+        self.lab.salt_run("hastack.heal_reset")
+
+    def amqp(self):
+        import pika
+
+        creds = pika.PlainCredentials("openstack",
+                                      self.topo["secrets"]["rabbitmq_users"]["openstack"])
+        addresses = [self.topo["nodes"][n]["address"]
+                     for n in self.topo["services"]["rabbitmq"]["nodes"]]
+        return load.amqp_params(creds, addresses)
+
+    def fresh_queue(self, name):
+        import pika
+
+        conn = pika.BlockingConnection(self.amqp())
+        ch = conn.channel()
+        ch.queue_delete(name)
+        ch.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+        conn.close()
+
+    # -- one scenario ------------------------------------------------------------------------
+    def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None):
+        """Load, fault, (undo), back to green; returns the scenario's figures."""
+        self.ready()
+        if self.db is None:
+            self.db = load.database(self.lab.lab.node("ctl1"), secrets.token_urlsafe(16))
+        table = "chaos_" + name.replace("-", "_")
+        load.sql(self.lab.lab.node("ctl1"),
+                 "CREATE OR REPLACE TABLE hastack_test.%s (id INT PRIMARY KEY)" % table)
+        queue = "chaos-" + name
+        self.fresh_queue(queue)
+        tokens, writer = TokenLoad(self.topo), load.Writer(self.db, "hastack_test." + table)
+        publisher = Publisher(self.amqp(), queue)
+        for t in (tokens, writer, publisher):
+            t.start()
+        time.sleep(3)
+        self.progress("[chaos] %s" % name)
+        back = {}
+        watcher = None
+        if watch_unit:
+            old_pid = self._main_pid(*watch_unit)[1]
+            watcher = threading.Thread(target=self._watch_unit,
+                                       args=(watch_unit + (old_pid,), back), daemon=True)
+        t_fault = time.monotonic()
+        inject()
+        if watcher:
+            watcher.start()
+        galera = {}
+        if undo:
+            time.sleep(undo_after)
+            undo()
+            threading.Thread(target=self._watch_galera, args=(galera,), daemon=True).start()
+        green = self.green()
+        green_s = None if green is None else round(time.monotonic() - t_fault, 1)
+        time.sleep(2)
+        for t in (tokens, writer, publisher):
+            t.stop()
+        if watcher:
+            watcher.join(timeout=60)
+        rows_lost = writer.lost(self.db)
+        consumed = load.consume_all(self.amqp(), queue)
+        out = {
+            "token_requests": len(tokens.results),
+            "token_failed": tokens.failed(),
+            "rows_acked": len(writer.acked),
+            "rows_lost": len(rows_lost),
+            "messages_confirmed": len(publisher.confirmed),
+            "messages_lost": len(publisher.confirmed - consumed),
+            "green_after_s": green_s,
+        }
+        if watch_unit:
+            out["unit_back_s"] = back.get("seconds")
+        if undo:
+            out["galera_whole_after_undo_s"] = galera.get("seconds")
+        self.progress("[chaos] %s: %s" % (name, json.dumps(out, sort_keys=True)))
+        return out
+
+    def _watch_galera(self, out, timeout=300):
+        """Seconds from the undo until every member is Synced in one Primary component of
+        the full size."""
+        members = self.topo["services"]["galera"]["nodes"]
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                if all(load.wsrep(self.lab.lab.node(n), "wsrep_cluster_size") ==
+                       str(len(members)) and load.wsrep(self.lab.lab.node(n),
+                                                        "wsrep_local_state_comment") ==
+                       "Synced" for n in members):
+                    out["seconds"] = round(time.monotonic() - started, 1)
+                    return
+            except (RuntimeError, OSError):
+                pass
+            time.sleep(0.5)
+
+    def _main_pid(self, node, unit):
+        res = self.lab.sh(node, "systemctl", "show", "-p", "ActiveState,MainPID", unit)
+        props = dict(line.split("=", 1) for line in res.stdout.split() if "=" in line)
+        return props.get("ActiveState"), props.get("MainPID")
+
+    def _watch_unit(self, node_unit, back, timeout=120):
+        """Seconds until the killed unit is active again with a new main process."""
+        node, unit, old_pid = node_unit
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            state, pid = self._main_pid(node, unit)
+            if state == "active" and pid not in (old_pid, "0", None):
+                back["seconds"] = round(time.monotonic() - started, 2)
+                return
+            time.sleep(0.05)
+
+    # -- the faults ------------------------------------------------------------------------------
+    def kill9(self, node, unit):
+        return lambda: self.lab.sh(node, "systemctl", "kill", "-s", "KILL", unit)
+
+    def power_off(self, *nodes):
+        def inject():
+            threads = [threading.Thread(target=self.lab.lab.kill, args=(n,)) for n in nodes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        return inject
+
+    def power_on(self, *nodes):
+        def undo():
+            threads = [threading.Thread(target=self.lab.lab.start, args=(n,)) for n in nodes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        return undo
+
+    def vip_holder(self, vip="api"):
+        address = self.topo["vips"][vip]["address"]
+        holders = self.lab.holders(address)
+        return holders[0] if holders else self.topo["vips"][vip]["nodes"][0]
+
+    def scenarios(self):
+        """(name, kwargs for run) for every scenario, in order."""
+        from hastack.lab import net
+
+        out = []
+        for node, unit in (("ctl2", "keystone"), ("ctl1", "haproxy"), ("ctl1", "keepalived"),
+                           ("ctl2", "mariadb"), ("ctl3", "rabbitmq-server")):
+            out.append(("kill-%s" % unit, dict(inject=self.kill9(node, unit),
+                                               watch_unit=(node, unit))))
+        out.append(("poweroff-ctl2", dict(inject=self.power_off("ctl2"),
+                                          undo=self.power_on("ctl2"))))
+        out.append(("partition-ctl3", dict(inject=lambda: net.partition("ctl3"),
+                                           undo=lambda: net.heal("ctl3"))))
+        holder = self.vip_holder()
+        out.append(("vip-holder-dies", dict(inject=self.power_off(holder),
+                                            undo=self.power_on(holder))))
+        out.append(("all-controllers-power-loss",
+                    dict(inject=self.power_off(*CONTROLLERS),
+                         undo=self.power_on(*CONTROLLERS), undo_after=5.0)))
+        return out

@@ -1,0 +1,96 @@
+"""What lab tests and benchmarks need from the lab: the ``hastack`` CLI, salt against the
+lab's master, commands inside nodes, VIP holders, HTTP probes, and the session's lab (brought
+up with the user's own command and torn down after, pass or fail).
+
+Set HASTACK_KEEP_LAB=1 to keep the lab after a session (`hastack lab up` converges, so the
+next session reuses it)."""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+
+from hastack.lab.lab import Lab
+
+NODES = ["ctl1", "ctl2", "ctl3", "net1", "net2"]
+
+
+def hastack(*args, timeout=1800, check=True):
+    res = subprocess.run([sys.executable, "-m", "hastack.cli"] + list(args), text=True,
+                         capture_output=True, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError("hastack %s exited %d\n%s\n%s" % (" ".join(args), res.returncode,
+                                                               res.stdout[-4000:],
+                                                               res.stderr[-4000:]))
+    return res
+
+
+class LabClient:
+    """What a test needs: the CLI, salt against the lab's master, commands in nodes."""
+
+    def __init__(self):
+        self.lab = Lab(progress=lambda *a: None)
+
+    def salt(self, *args, timeout=120):
+        res = self.lab.master.cmd("salt", list(args) + ["--out=json", "--static"],
+                                  timeout=timeout)
+        return json.loads(res.stdout or "{}")
+
+    def salt_run(self, *args, timeout=300):
+        return self.lab.master.cmd("salt-run", list(args), timeout=timeout)
+
+    def ping(self, nodes=NODES, timeout=5):
+        return self.lab.master.ping(nodes, timeout=timeout)
+
+    def sh(self, node, *argv, timeout=30):
+        return self.lab.node(node).exec(list(argv), timeout=timeout)
+
+    def reaches(self, src, dst_addr):
+        """Can node ``src`` reach ``dst_addr`` (one ping, 1 s)?"""
+        return self.sh(src, "ping", "-c1", "-W1", dst_addr).returncode == 0
+
+    def holders(self, address):
+        """Nodes that have ``address`` on a link, asked of every running node directly."""
+        out = []
+        for node in self.lab.all_nodes():
+            if node.is_running():
+                res = node.exec(["ip", "-4", "-o", "addr", "show"], timeout=10)
+                if " %s/" % address in res.stdout:
+                    out.append(node.name)
+        return out
+
+    def get(self, address, port, path="/", timeout=1.0):
+        """(status, body) of GET, or (None, error) when the request fails."""
+        try:
+            conn = http.client.HTTPConnection(address, port, timeout=timeout)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException) as exc:
+            return None, str(exc)
+
+    def status(self):
+        return json.loads(hastack("lab", "status", "--json").stdout)
+
+    def wait_for(self, predicate, timeout=60, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.5)
+        raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
+
+
+
+def lab_session():
+    """A pytest session fixture's body: `hastack lab up`, yield a LabClient, then
+    `hastack lab down` unless HASTACK_KEEP_LAB is set."""
+    try:
+        res = hastack("lab", "up")
+        sys.stdout.write(res.stdout[-2000:])
+        yield LabClient()
+    finally:
+        if not os.environ.get("HASTACK_KEEP_LAB"):
+            hastack("lab", "down", check=False)
