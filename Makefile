@@ -2,18 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux make
+HOST_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux make \
+		 qemu-system-x86 qemu-utils
 
 .PHONY: lab test unit labtest down status host-deps venv bench
 
 lab: host-deps venv
 	$(BIN)/hastack lab up
 
-# Unit tests first (milliseconds), then the lab tests against a lab they bring up; the lab is
-# torn down afterwards even when a test fails or pytest dies.
+# Unit tests first (milliseconds), then the lab tests against a lab they bring up, then the
+# chaos suite on the same lab; the lab is torn down afterwards even when a test fails or
+# pytest dies.
 test: host-deps venv unit
-	$(BIN)/pytest -q -p no:cacheprovider tests/lab; rc=$$?; \
-	  $(BIN)/hastack lab down; exit $$rc
+	HASTACK_KEEP_LAB=1 $(BIN)/pytest -q -p no:cacheprovider tests/lab; rc=$$?; \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/chaos; rc2=$$?; \
+	  $(BIN)/hastack lab down; [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
 
 unit: venv
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
@@ -26,6 +29,10 @@ status: venv
 
 bench: venv
 	$(BIN)/python bench/lab.py
+	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/chaos.py
+	$(BIN)/hastack lab down
 
 # Host prerequisites, installed only when missing (apt-get update once first).
 host-deps:

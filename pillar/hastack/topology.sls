@@ -42,11 +42,21 @@ hastack:
       queues: quorum                   # or classic_mirrored (RabbitMQ 3.x only)
       users:                           # passwords: hastack secrets --topology ...
         openstack: {vhost: /}
-    keystone:
-      nodes: [ctl1, ctl2, ctl3]
+    keystone:                          # active/active; database through the db VIP
+      nodes: [ctl1, ctl2, ctl3]        # the first makes the schema and bootstraps
       port: 5000
-      vip: [api, api2]
+      vip: [api, api2]                 # the catalog names the first (or endpoint_host)
       check: {path: /v3, expect: 200}
+      region: RegionOne
+      workers: 2                       # gunicorn workers per controller
+      # endpoint_host: keystone.cloud.example   # a DNS name for every catalog URL
+      # password_hash_rounds: 12       # bcrypt cost; Keystone's default
+  # Auto-healing (the ha_health beacon and the master's reactor; see hastack/heal.py):
+  # healing:
+  #   max_attempts: 3                  # heal attempts per resource ...
+  #   window: 300                      # ... in this many seconds, then one alert
+  #   backoff: [0, 5, 20]              # seconds between attempts
+  #   grace: 10                        # Galera not Synced this long is a problem
   common:
     sysctl:
       net.ipv4.ip_nonlocal_bind: 1   # haproxy binds VIPs this node does not hold (yet)
