@@ -12,6 +12,20 @@ hastack-validate:
     - name: hastack.validate
     - failhard: True
 
+{#- The ha_* modules read the topology from the minions' pillar in memory, which a changed
+    pillar does not reach until it is refreshed. #}
+hastack-pillar-refresh:
+  salt.function:
+    - name: saltutil.refresh_pillar
+    - tgt: {{ nodes | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - kwarg:
+        wait: True
+    - failhard: True
+    - require:
+      - salt: hastack-validate
+
 hastack-common:
   salt.state:
     - tgt: {{ nodes | join(',') }}
@@ -20,7 +34,7 @@ hastack-common:
     - sls: common
     - failhard: True
     - require:
-      - salt: hastack-validate
+      - salt: hastack-pillar-refresh
 
 {%- if topo.get('vips') %}
 

@@ -47,6 +47,7 @@ hastack:
       port: 5000
       vip: [api, api2]                 # the catalog names the first (or endpoint_host)
       check: {path: /v3, expect: 200}
+      retry_paths: [/v3/auth/tokens]   # haproxy may resend a token request (stores nothing)
       region: RegionOne
       workers: 2                       # gunicorn workers per controller
       # endpoint_host: keystone.cloud.example   # a DNS name for every catalog URL

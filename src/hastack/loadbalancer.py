@@ -184,11 +184,17 @@ def render_haproxy_dropin():
     ]) + "\n"
 
 
-def _http_retry_lines():
+def _http_retry_lines(svc):
     # A connection that failed never reached the server: retrying it is safe for any method.
-    # A response that failed may have been acted on: retry only GET and HEAD (METH_GET).
+    # A response that failed may have been acted on: retry only GET and HEAD (METH_GET), and
+    # the paths the service declares safe to repeat (``retry_paths``: Keystone's
+    # POST /v3/auth/tokens issues a Fernet token and stores nothing).
+    safe = "METH_GET"
+    paths = svc.get("retry_paths") or []
+    if paths:
+        safe += " || { path %s }" % " ".join(paths)
     return ["    retry-on conn-failure empty-response response-timeout 502 503 504",
-            "    http-request disable-l7-retry unless METH_GET"]
+            "    http-request disable-l7-retry unless %s" % safe]
 
 
 def render_haproxy(topo, node):
@@ -250,7 +256,7 @@ def render_haproxy(topo, node):
             lines += ["    mode tcp", "    timeout server 8h"]
         else:
             lines += ["    balance roundrobin"]
-            lines += _http_retry_lines()
+            lines += _http_retry_lines(svc)
         if check.get("path"):
             lines += ["    option httpchk GET %s" % check["path"],
                       "    http-check expect status %d" % check.get("expect", 200)]
@@ -374,3 +380,9 @@ def validate(topo, errors):
         if port is not None and (not isinstance(port, int) or isinstance(port, bool)
                                  or not 1 <= port <= 65535):
             errors.append("%s:check:port: %r is not a TCP port (1-65535)" % (field, port))
+    for sname, svc in (topo.get("services") or {}).items():
+        paths = svc.get("retry_paths") if isinstance(svc, dict) else None
+        if paths is not None and not (isinstance(paths, list) and all(
+                isinstance(p, str) and p.startswith("/") and " " not in p for p in paths)):
+            errors.append("hastack:services:%s:retry_paths: must be a list of paths such as "
+                          "/v3/auth/tokens" % sname)

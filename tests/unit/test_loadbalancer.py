@@ -145,3 +145,14 @@ def test_malformed_loadbalancer_settings_are_refused(good, mutate, field, words)
     mutate(good)
     errors = topology.validate(good)
     assert [e for e in errors if e.startswith(field + ":") and words in e], errors
+
+
+def test_a_service_may_declare_paths_safe_to_resend(good):
+    good["services"]["keystone"]["retry_paths"] = ["/v3/auth/tokens"]
+    cfg = lb.render_haproxy(good, "ctl1")
+    keystone = cfg.split("\nbackend keystone\n")[1].split("\nbackend ")[0]
+    assert "http-request disable-l7-retry unless METH_GET || { path /v3/auth/tokens }" \
+        in keystone
+    good["services"]["keystone"]["retry_paths"] = "/v3/auth/tokens"
+    assert ("hastack:services:keystone:retry_paths: must be a list of paths such as "
+            "/v3/auth/tokens") in topology.validate(good)
