@@ -318,11 +318,13 @@ def validate(topo):
     _check_common(topo, errors)
     _check_secrets(topo, errors)
     # These read the topology too: import here, not at the top.
-    from hastack import heal, keystone, loadbalancer, rabbitmq
+    from hastack import cluster, drbd, heal, keystone, loadbalancer, rabbitmq
 
     loadbalancer.validate(topo, errors)
     rabbitmq.validate(topo, errors)
+    drbd.validate(topo, errors)
     keystone.validate(topo, errors)
+    cluster.validate(topo, errors)
     heal.validate(topo, errors)
     return errors
 

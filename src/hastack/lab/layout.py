@@ -39,8 +39,11 @@ def host_veth(name):
     return ("vb-" + name)[:15]
 
 
-def make_topology(controllers=3, network=2):
-    """The ``hastack`` pillar for a lab of ``controllers`` + ``network`` nodes."""
+def make_topology(controllers=3, network=2, drbd=False):
+    """The ``hastack`` pillar for a lab of ``controllers`` + ``network`` nodes (and with
+    ``drbd``, the DRBD VMs: :func:`add_drbd`)."""
+    if drbd:
+        return add_drbd(make_topology(controllers, network))
     names = node_names(controllers, network)
     ctls = names[:controllers]
     nodes = {}
@@ -55,7 +58,7 @@ def make_topology(controllers=3, network=2):
         galera["arbitrator"] = names[controllers]
     # api2 is preferred on the second controller: two active load balancers.
     api2_order = ctls[1:] + ctls[:1]
-    return {
+    topo = {
         "cluster_name": "hastack",
         "network": {"subnet": str(SUBNET), "interface": NODE_IFACE},
         "nodes": nodes,
@@ -74,6 +77,7 @@ def make_topology(controllers=3, network=2):
             # controllers and a load generator; a real site keeps the default.
             "keystone": {"nodes": list(ctls), "port": 5000, "vip": ["api", "api2"],
                          "check": {"path": "/v3", "expect": 200},
+                         "retry_paths": ["/v3/auth/tokens"],
                          "password_hash_rounds": 4},
             # A plain HTTP backend the lab runs (state lab.echo) so the load-balancing layer
             # can be tested before any OpenStack API exists.
@@ -87,3 +91,55 @@ def make_topology(controllers=3, network=2):
             "pkg_refresh": False,
         },
     }
+    if controllers >= 2:
+        topo["cluster"] = lab_cluster(ctls)
+    return topo
+
+
+# The Pacemaker-managed VIP (not in hastack:vips: keepalived must not move it too) and the
+# port of the lab unit it carries (lab-vip-echo, from state lab.echo).
+CLUSTER_VIP = 110
+
+
+def lab_cluster(ctls):
+    """``hastack:cluster`` for the lab: a Corosync/Pacemaker cluster of the controllers to
+    test with. hastack's own reactor manages the lab (``manager: hastack``); Pacemaker has
+    one VIP and the small HTTP unit colocated with it. The lab has no fence devices (nspawn
+    containers have no power switch Pacemaker could reach): it opts out, in those words."""
+    return {
+        "manager": "hastack",
+        "nodes": list(ctls),
+        "token": 1000,
+        "token_coefficient": 0,
+        "dc_deadtime": 2,
+        "fencing": "disabled-i-accept-split-brain",
+        "resources": {
+            "lab-vip": {"vip": str(SUBNET.network_address + CLUSTER_VIP), "monitor": 1},
+            "lab-vip-echo": {"systemd": "lab-vip-echo", "monitor": 1},
+        },
+        "constraints": [{"colocate": ["lab-vip-echo", "lab-vip"]},
+                        {"order": ["lab-vip", "lab-vip-echo"]}],
+    }
+
+
+# The DRBD VMs (`hastack lab drbd up`): qemu machines on the same bridge, from .31, and the
+# address of the MySQL they serve, active on whichever is DRBD Primary.
+DRBD_VMS = ("db1", "db2")
+FIRST_DRBD_VM = 31
+DRBD_SERVICE_ADDRESS = 40
+
+
+def drbd_vm_address(index):
+    return SUBNET.network_address + FIRST_DRBD_VM + index
+
+
+def add_drbd(topo):
+    """``topo`` plus the DRBD VMs (role storage) and ``hastack:drbd`` with one resource,
+    ``mysql``: MariaDB on /dev/drbd0 over each VM's second disk."""
+    for i, name in enumerate(DRBD_VMS):
+        topo["nodes"][name] = {"address": str(drbd_vm_address(i)), "roles": ["storage"]}
+    topo["drbd"] = {"resources": {"mysql": {
+        "nodes": list(DRBD_VMS), "disk": "/dev/vdb", "device": "/dev/drbd0", "port": 7789,
+        "mount": "/srv/mysql", "fs": "ext4", "service": "mariadb",
+        "address": str(SUBNET.network_address + DRBD_SERVICE_ADDRESS)}}}
+    return topo
