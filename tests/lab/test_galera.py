@@ -4,7 +4,6 @@ the refusals name the node at fault."""
 
 import contextlib
 import secrets
-import threading
 import time
 
 import pytest
@@ -66,12 +65,7 @@ def test_a_killed_node_rejoins_by_ist(lab):
 
 
 def _kill_all(lab):
-    threads = [threading.Thread(target=lab.sh, args=(n, "systemctl", "kill", "-s", "KILL",
-                                                     "mariadb")) for n in MEMBERS]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    lab.sh_all(MEMBERS, "systemctl", "kill", "-s", "KILL", "mariadb")
 
 
 GRASTATE = "/var/lib/mysql/grastate.dat"

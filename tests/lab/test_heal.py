@@ -5,7 +5,6 @@ row, and a failure that heals cannot fix is damped and raised as an alert."""
 
 import json
 import secrets
-import threading
 import time
 
 import pytest
@@ -98,12 +97,7 @@ def test_a_full_galera_outage_comes_back_by_itself_with_every_row(lab):
     writer.start()
     time.sleep(2)
     since = utc_now()
-    threads = [threading.Thread(target=lab.sh, args=(n, "systemctl", "kill", "-s", "KILL",
-                                                     "mariadb")) for n in MEMBERS]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    lab.sh_all(MEMBERS, "systemctl", "kill", "-s", "KILL", "mariadb")
     killed = time.monotonic()
     time.sleep(1)
     writer.stop()

@@ -47,6 +47,17 @@ class LabClient:
     def sh(self, node, *argv, timeout=30):
         return self.lab.node(node).exec(list(argv), timeout=timeout)
 
+    def sh_all(self, nodes, *argv, timeout=30):
+        """The same command in several nodes at once (a fault that hits them together)."""
+        import threading
+
+        threads = [threading.Thread(target=self.sh, args=(n,) + argv,
+                                    kwargs={"timeout": timeout}) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
     def reaches(self, src, dst_addr):
         """Can node ``src`` reach ``dst_addr`` (one ping, 1 s)?"""
         return self.sh(src, "ping", "-c1", "-W1", dst_addr).returncode == 0
