@@ -3,6 +3,7 @@
     hastack validate [FILE ...]     check a topology pillar offline (errors name the field)
     hastack secrets --out FILE      create or complete the generated secrets pillar
     hastack lab up|down|status|exec|kill|start|partition|heal|prune-images   the lab
+    hastack lab drbd up|down        the DRBD VMs db1/db2 (qemu) on the lab's bridge
 """
 
 import argparse
@@ -61,7 +62,9 @@ def cmd_lab(args):
         elif args.verb == "prune-images":
             from hastack.lab import image
 
-            for path in image.prune():
+            from hastack.lab import vm
+
+            for path in image.prune() + vm.prune():
                 print("[image] removed %s" % path)
         elif args.verb == "down":
             lab.down()
@@ -84,6 +87,10 @@ def cmd_lab(args):
             lab.node(args.node)
             net.partition(args.node)
             print("[lab] %s cut off the bridge" % args.node)
+        elif args.verb == "drbd":
+            from hastack.lab import vm
+
+            (vm.up if args.action == "up" else vm.down)(lab)
         elif args.verb == "heal":
             lab.node(args.node)
             net.heal(args.node)
@@ -142,6 +149,8 @@ def parser():
                        ("partition", "cut a node off the bridge (nftables)"),
                        ("heal", "undo partition")):
         verbs.add_parser(verb, help=text).add_argument("node")
+    dr = verbs.add_parser("drbd", help="the DRBD VMs db1/db2: build/boot/deploy, or remove")
+    dr.add_argument("action", choices=["up", "down"])
     lab.set_defaults(func=cmd_lab)
     return p
 

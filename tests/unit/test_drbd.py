@@ -9,7 +9,7 @@ import pytest
 
 from hastack import drbd, topology
 from hastack.drbd import Status
-from hastack.lab import layout
+from hastack.lab import layout, vm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODES = ["db1", "db2"]
@@ -415,3 +415,24 @@ def test_beacon_reports_a_lost_primary_peer(monkeypatch):
     events = beacon.beacon(config)
     assert [e["tag"] for e in events] == ["peer-lost"]
     assert events[0]["resource"] == "mysql" and events[0]["peers"] == ["db1"]
+
+
+# -- the lab's VMs ----------------------------------------------------------------------------------
+
+def test_vm_command_uses_software_emulation_a_tap_and_both_disks(tmp_path):
+    machine = vm.VM(str(tmp_path), "db1", "198.18.10.31", "/checkout/src")
+    (tmp_path / "vms" / "db1").mkdir(parents=True)
+    (tmp_path / "vms" / "db1" / "machine-id").write_text("ab" * 16)
+    argv = machine.command("/cache/vm/abc")
+    joined = " ".join(argv)
+    assert argv[argv.index("-accel") + 1] == "tcg" and "kvm" not in joined
+    assert "ifname=vt-db1,script=no" in joined and "mac=52:54:00:12:0a:1f" in joined
+    assert "root.qcow2,if=virtio" in joined and "drbd.img,if=virtio,format=raw" in joined
+    assert "systemd.machine_id=" + "ab" * 16 in joined
+    assert "path=/checkout/src" in joined and "file:%s" % machine.console in joined
+
+
+def test_vm_recipe_hash_follows_the_pins(monkeypatch):
+    before = vm.recipe_hash()
+    monkeypatch.setattr(vm.pins, "RUNTIME", vm.pins.RUNTIME + ["extra==1.0"])
+    assert vm.recipe_hash() != before

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import yaml
 
 from hastack import secrets, topology
-from hastack.lab import image, layout, net, nodes
+from hastack.lab import image, layout, net, nodes, vm
 from hastack.lab.master import Master
 from hastack.lab.proc import LabError
 
@@ -63,7 +63,8 @@ class Lab:
         missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
         if missing:
             raise LabError("missing host tools: %s; `make lab` installs them (apt-get install "
-                           "debootstrap systemd-container nftables iproute2 util-linux)"
+                           "debootstrap systemd-container nftables iproute2 util-linux; "
+                           "`hastack lab drbd up` also needs qemu-system-x86 qemu-utils)"
                            % ", ".join(missing))
         for hierarchy in nodes.CGROUP_HIERARCHIES:
             if not os.path.isdir(hierarchy):
@@ -224,6 +225,7 @@ class Lab:
                 lab_nodes.append(nodes.Node(self.dir, name, "", os.path.join(self.repo, "src")))
         with ThreadPoolExecutor(max(1, len(lab_nodes))) as pool:
             list(pool.map(lambda n: n.remove(), lab_nodes))
+        vm.remove_all(self.dir)   # the DRBD VMs (hastack lab drbd up), by their PIDs
         self.master.remove()
         image.unmount_under(self.dir)
         nodes.remove_all_cgroups()
