@@ -411,18 +411,18 @@ def promote(resource, force=False):
             if not out["result"]:
                 return {"result": False, "comment": "mount: " + out["comment"], "steps": steps}
             steps.append("mounted %s" % res["mount"])
+        # The address before the service: MariaDB binds it.
+        if not _address_held(str(res["address"])):
+            steps.append("address %s" % res["address"])
+        _add_address(topo, str(res["address"]))
         if res.get("service"):
             _prepare_service(res)
             if _run(["systemctl", "is-active", res["service"]])["stdout"].strip() != "active":
-                _add_address(topo, str(res["address"]))
                 out = _systemctl("start", res["service"])
                 if not out["result"]:
                     return {"result": False, "comment": "start %s: %s"
                             % (res["service"], out["comment"]), "steps": steps}
                 steps.append("started %s" % res["service"])
-        if not _address_held(str(res["address"])):
-            steps.append("address %s" % res["address"])
-        _add_address(topo, str(res["address"]))
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         return {"result": False, "comment": str(exc), "steps": steps}
     return {"result": True, "comment": "; ".join(steps) or "already active", "steps": steps}
