@@ -22,42 +22,24 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from hastack import keystone
+from hastack.lab.client import orchestration
 from hastack.lab.lab import Lab
 
 
 def orchestrate(lab):
-    """Run orch.deploy; returns (seconds, {step: seconds}, changed states, result)."""
+    """Run orch.deploy; returns (seconds, {step: seconds}, changed, failed steps)."""
     started = time.monotonic()
     res = lab.master.cmd("salt-run", ["state.orchestrate", "orch.deploy", "--out=json"],
                          timeout=3600)
     took = time.monotonic() - started
     try:
-        doc = json.loads(res.stdout)
+        steps, changed = orchestration(res.stdout)
     except ValueError:
         raise SystemExit("orch.deploy printed no JSON (exit %d):\n%s%s"
                          % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
-    steps = next(iter(doc["data"].values()))
-    phases, changed, failed = {}, [], []
-    for key, step in sorted(steps.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
-        name = key.split("_|-")[1]
-        phases[name] = round(step.get("duration", 0) / 1000.0, 1)
-        if step.get("result") is False:
-            failed.append(name)
-        changed.extend("%s: %s" % (name, c) for c in changed_states(step))
+    phases = {s["name"]: s["seconds"] for s in steps}
+    failed = [s["name"] for s in steps if s["result"] is False]
     return took, phases, changed, failed
-
-
-def changed_states(step):
-    """The minion states a `salt.state` step changed (`minion state-id`), or the runner step
-    itself when a runner reports changes other than its return."""
-    changes = step.get("changes") or {}
-    out = []
-    for minion, states in (changes.get("ret") or {}).items():
-        if isinstance(states, dict):
-            for sid, state in states.items():
-                if isinstance(state, dict) and state.get("changes"):
-                    out.append("%s %s" % (minion, sid.split("_|-")[1]))
-    return out
 
 
 def tokens_per_second(topo, seconds, threads=4):

@@ -3,7 +3,6 @@ both API VIPs, a catalog of VIP URLs only, tokens still issued with a controller
 a catalog endpoint altered by hand put back by the state, and a second orch.deploy that
 changes nothing."""
 
-import json
 import os
 import urllib.parse
 
@@ -14,6 +13,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from conftest import hastack
+from hastack.lab.client import orchestration
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -134,15 +134,7 @@ def test_an_endpoint_altered_by_hand_is_reported_and_put_back(lab, topo):
 def test_second_deploy_changes_nothing(lab):
     res = lab.salt_run("state.orchestrate", "orch.deploy", "--out=json", timeout=1200)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    steps = next(iter(json.loads(res.stdout)["data"].values()))
-    changed = []
-    for key, step in steps.items():
-        assert step["result"] is True, (key, step.get("comment"))
-        for minion, states in ((step.get("changes") or {}).get("ret") or {}).items():
-            for sid, state in states.items():
-                if state.get("changes"):
-                    changed.append((minion, sid, state["changes"]))
-        ret = (step.get("changes") or {}).get("return")
-        if isinstance(ret, dict) and "acted" in ret:
-            changed.extend(("master", key, a) for a in ret["acted"])
+    steps, changed = orchestration(res.stdout)
+    assert [s["name"] for s in steps if s["result"] is not True] == []
+    assert "hastack-keystone-catalog" in [s["name"] for s in steps]
     assert changed == []

@@ -95,6 +95,33 @@ class LabClient:
 
 
 
+def orchestration(stdout):
+    """`salt-run state.orchestrate ... --out=json` output -> ``(steps, changed)``: the steps
+    in run order (name, result, seconds, comment) and what changed on a re-run: every
+    minion state with changes (`minion state-id`) and what a runner says it did (``acted``,
+    galera_recover's). Runners print progress before the JSON: it starts at the first "{"
+    line."""
+    start = 0 if stdout.startswith("{") else stdout.index("\n{") + 1
+    data = json.loads(stdout[start:])["data"]
+    raw = next(iter(data.values()))
+    steps, changed = [], []
+    for key, step in sorted(raw.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
+        name = key.split("_|-")[1]
+        steps.append({"name": name, "result": step.get("result"),
+                      "seconds": round(step.get("duration", 0) / 1000.0, 1),
+                      "comment": step.get("comment", "")})
+        changes = step.get("changes") or {}
+        for minion, states in (changes.get("ret") or {}).items():
+            if isinstance(states, dict):
+                for sid, state in states.items():
+                    if isinstance(state, dict) and state.get("changes"):
+                        changed.append("%s: %s %s" % (name, minion, sid.split("_|-")[1]))
+        ret = changes.get("return")
+        if isinstance(ret, dict):
+            changed.extend("%s: %s" % (name, a) for a in ret.get("acted") or [])
+    return steps, changed
+
+
 def lab_session():
     """A pytest session fixture's body: `hastack lab up`, yield a LabClient, then
     `hastack lab down` unless HASTACK_KEEP_LAB is set."""

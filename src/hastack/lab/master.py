@@ -65,10 +65,15 @@ class Master:
             "log_file": "var/log/salt/master",
             "keep_jobs_seconds": 3600,
             "timeout": 10,
-            "reactor": [
-                # Auto-healing: every ha_health beacon event (reactor/heal.sls).
-                {"salt/beacon/*/ha_health/*": [os.path.join(self.repo, "reactor", "heal.sls")]},
-            ],
+            # The DRBD VMs run under software emulation: a busy one can take more than
+            # Salt's default 10 s to answer "is the job still running?".
+            "gather_job_timeout": 30,
+            # DRBD auto-promotion: the ha_drbd beacon's peer-lost events (reactor/drbd.sls).
+            "reactor": [{"salt/beacon/*/ha_drbd/peer-lost":
+                         [os.path.join(self.repo, "reactor", "drbd.sls")]},
+                        # Auto-healing: every ha_health beacon event (reactor/heal.sls).
+                        {"salt/beacon/*/ha_health/*":
+                         [os.path.join(self.repo, "reactor", "heal.sls")]}],
         }
 
     def local_minion_config(self):
