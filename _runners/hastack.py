@@ -365,12 +365,28 @@ class _Drbd:
         return self.client.cmd(list(nodes), fun, arg=list(arg), tgt_type="list",
                                timeout=timeout, **kwargs)
 
-    def statuses(self, nodes=None, timeout=30):
-        answers = self.call(nodes or self.nodes, "ha_drbd.status", [self.name], timeout=timeout)
-        return {n: _drbd.Status.from_dict(a) for n, a in answers.items() if isinstance(a, dict)}
+    def statuses(self, nodes=None, timeout=30, attempts=2):
+        """``{node: Status}`` of the nodes that answered (a busy node is asked twice)."""
+        wanted, out = list(nodes or self.nodes), {}
+        for _ in range(attempts):
+            answers = self.call([n for n in wanted if n not in out], "ha_drbd.status",
+                                [self.name], timeout=timeout)
+            out.update({n: _drbd.Status.from_dict(a) for n, a in answers.items()
+                        if isinstance(a, dict)})
+            if all(n in out for n in wanted):
+                break
+        return out
 
-    def act(self, node, fun, arg=(), timeout=600):
-        ret = self.call([node], fun, [self.name] + list(arg), timeout=timeout).get(node)
+    def act(self, node, fun, arg=(), timeout=600, attempts=3):
+        """Run an idempotent ha_drbd step on ``node``. A return lost on the way (a busy
+        master or minion) is asked for again by repeating the step: done, it says so."""
+        ret = None
+        for _ in range(attempts):
+            ret = self.call([node], fun, [self.name] + list(arg),
+                            timeout=max(30, timeout // attempts)).get(node)
+            if ret is not None:
+                break
+            self.say("%s: no answer to %s; asking again" % (node, fun))
         if not (isinstance(ret, dict) and ret.get("result")):
             raise RuntimeError("%s %s on %s failed: %s" % (fun, self.name, node,
                                                            ret.get("comment") if
