@@ -61,7 +61,7 @@ def db(drbd_lab):
     sql = ("CREATE DATABASE IF NOT EXISTS hastack_drbd_test; "
            "CREATE OR REPLACE USER 'tester'@'%%' IDENTIFIED BY '%s'; "
            "GRANT ALL ON hastack_drbd_test.* TO 'tester'@'%%'; "
-           "CREATE TABLE IF NOT EXISTS hastack_drbd_test.items "
+           "CREATE OR REPLACE TABLE hastack_drbd_test.items "
            "(id INT PRIMARY KEY, note VARCHAR(64)) ENGINE=InnoDB;" % password)
     node = primary_of(drbd_lab)
     out = drbd_lab.salt(node, "cmd.run_all", "mariadb", "stdin=" + sql, "-t", "60",
