@@ -66,20 +66,14 @@ def validate(config):
 
 
 def _unit_states(units):
-    """{unit: (ActiveState, SubState, seconds in that state)} from one ``systemctl show``."""
+    """{unit: ActiveState} from one ``systemctl show``."""
     if not units:
         return {}
-    res = subprocess.run(["systemctl", "show", "--property=Id,ActiveState,SubState,"
-                          "StateChangeTimestampMonotonic"] + list(units),
+    res = subprocess.run(["systemctl", "show", "--property=ActiveState"] + list(units),
                          capture_output=True, text=True, timeout=10)
-    now_us = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
-    out = {}
-    for block, unit in zip(res.stdout.strip().split("\n\n"), units):
-        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        since = int(props.get("StateChangeTimestampMonotonic") or 0)
-        out[unit] = (props.get("ActiveState", "unknown"), props.get("SubState", ""),
-                     (now_us - since) / 1e6 if since else 0.0)
-    return out
+    states = [line.split("=", 1)[1] for line in res.stdout.splitlines()
+              if line.startswith("ActiveState=")]
+    return dict(zip(units, states + ["unknown"] * (len(units) - len(states))))
 
 
 def _problems(topo, node, settings, now):
@@ -89,7 +83,7 @@ def _problems(topo, node, settings, now):
     member = node in galera_svc.get("nodes", [])
     states = _unit_states(units + (["mariadb"] if member else []))
     for unit in units:
-        problem = heal.unit_problem(states[unit][0])
+        problem = heal.unit_problem(states[unit])
         if problem:
             found["service:" + unit] = {"kind": "service", "node": node, "unit": unit,
                                         "state": problem}
@@ -100,7 +94,7 @@ def _problems(topo, node, settings, now):
         elif _SEEN["galera_bad_since"] is None:
             _SEEN["galera_bad_since"] = now
         bad_for = now - _SEEN["galera_bad_since"] if _SEEN["galera_bad_since"] else 0.0
-        problem = heal.galera_problem(status, states["mariadb"][0], bad_for, settings["grace"])
+        problem = heal.galera_problem(status, states["mariadb"], bad_for, settings["grace"])
         if problem:
             found["galera"] = {"kind": "galera", "node": node, "state": problem}
     rabbit = topo.get("services", {}).get("rabbitmq") or {}

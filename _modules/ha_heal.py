@@ -4,6 +4,10 @@ The node side of hastack's auto-healing: the master's ``hastack.heal`` runner ca
 """
 
 import subprocess
+import time
+
+# systemd is in the middle of something: let it finish before deciding.
+TRANSITIONAL = ("activating", "deactivating", "reloading")
 
 __virtualname__ = "ha_heal"
 
@@ -18,10 +22,11 @@ def _active(unit):
     return res.stdout.strip()
 
 
-def ensure_running(unit):
+def ensure_running(unit, settle=30):
     """
     Start ``unit`` if it is not running, in one call (no restart when it runs: somebody
-    fixed it in the meantime). ``{"was", "restarted", "active", "comment"}``.
+    fixed it in the meantime). A unit systemd is starting or stopping is given ``settle``
+    seconds to finish first. ``{"was", "restarted", "active", "comment"}``.
 
     CLI Example:
 
@@ -30,6 +35,10 @@ def ensure_running(unit):
         salt ctl2 ha_heal.ensure_running keystone
     """
     was = _active(unit)
+    deadline = time.monotonic() + settle
+    while was in TRANSITIONAL and time.monotonic() < deadline:
+        time.sleep(0.2)
+        was = _active(unit)
     if was == "active":
         return {"was": was, "restarted": False, "active": True,
                 "comment": "%s was already active" % unit}
