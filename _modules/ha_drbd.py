@@ -112,7 +112,12 @@ def status(resource):
     if st is None:
         st = drbd.Status(resource=resource)
     st.resource = resource
-    st.split_brain = os.path.exists(split_brain_flag(resource)) and not st.connected
+    # The handler's flag stands until the nodes are connected again (the operator's
+    # recovery); only a StandAlone resource can be in split-brain.
+    flag = split_brain_flag(resource)
+    if st.connected and os.path.exists(flag):
+        os.unlink(flag)
+    st.split_brain = os.path.exists(flag) and st.connection == "StandAlone"
     if st.configured:
         gi = _run(["drbdadm", "get-gi", resource], timeout=30)
         if gi["result"]:

@@ -28,6 +28,9 @@ PROC_CASES = [
      "Established", "Secondary", "UpToDate", None),
     ("proc_drbd_84_syncsource.txt", 0, "Primary", "UpToDate", "Connected", "SyncSource",
      "Secondary", "Inconsistent", "float"),
+    # After a split-brain: DRBD dropped the connection (after-sb-*pri disconnect).
+    ("proc_drbd_84_standalone.txt", 0, "Secondary", "UpToDate", "StandAlone", "Off",
+     "Unknown", "DUnknown", None),
     ("proc_drbd_84_peer_lost.txt", 0, "Secondary", "UpToDate", "WFConnection", "Off",
      "Unknown", "DUnknown", None),
 ]
