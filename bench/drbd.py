@@ -144,7 +144,8 @@ def main():
     print(json.dumps({
         "vm_image_build_s": None if built else round(image_s, 1),
         "drbd_up_s": round(up_s, 1), "vms_answering_s": boot,
-        "clean_move_runner_s": move_s, "clean_move_client_gap_s": round(move_gap, 1), "clean_move_failed_probes": move_failed,
+        "clean_move_runner_s": move_s, "clean_move_client_gap_s": round(move_gap, 1),
+        "clean_move_failed_probes": move_failed,
         "clean_move_rows": [move_rows, 500],
         "power_off_to_serving_s": round(auto_s, 1), "power_off_rows": [auto_rows, written],
     }))

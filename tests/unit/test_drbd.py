@@ -118,7 +118,7 @@ def test_generation_uuid():
     assert drbd.parse_gi("") is None
 
 
-# -- the promotion rules ------------------------------------------------------------------------
+# -- the promotion rules ---------------------------------------------------------------------------
 
 def st(role="Secondary", disk="UpToDate", peer_role="Secondary", peer_disk="UpToDate",
        connection="Connected", **kw):
@@ -233,7 +233,7 @@ def test_peer_lost_only_when_a_primary_peer_goes():
     assert not drbd.peer_lost(None, gone)
 
 
-# -- the resource file and the pillar ----------------------------------------------------------------
+# -- the resource file and the pillar --------------------------------------------------------------
 
 @pytest.fixture
 def topo(good):
@@ -324,7 +324,7 @@ def test_no_drbd_section_is_fine(good):
     assert errors == []
 
 
-# -- the Salt adapters ------------------------------------------------------------------------------
+# -- the Salt adapters -----------------------------------------------------------------------------
 
 def _state(topo, me, status, has_md, tmp_path, test, monkeypatch):
     import functools
@@ -420,7 +420,7 @@ def test_beacon_reports_a_lost_primary_peer(monkeypatch):
     assert events[0]["resource"] == "mysql" and events[0]["peers"] == ["db1"]
 
 
-# -- the lab's VMs ----------------------------------------------------------------------------------
+# -- the lab's VMs ---------------------------------------------------------------------------------
 
 def test_vm_command_uses_software_emulation_a_tap_and_both_disks(tmp_path):
     machine = vm.VM(str(tmp_path), "db1", "198.18.10.31", "/checkout/src")
