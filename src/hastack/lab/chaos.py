@@ -206,6 +206,11 @@ class Chaos:
         if undo:
             out["galera_whole_after_undo_s"] = galera.get("seconds")
         self.progress("[chaos] %s: %s" % (name, json.dumps(out, sort_keys=True)))
+        # Kept beside the lab (not removed by `lab down`): the last runs' figures, also when
+        # the suite ran under pytest, which shows no output of a passing test.
+        with open(os.path.join(self.lab.lab.dir, "chaos-figures.jsonl"), "a") as f:
+            f.write(json.dumps(dict(out, scenario=name, time=time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime())), sort_keys=True) + "\n")
         return out
 
     def _watch_galera(self, out, timeout=300):
