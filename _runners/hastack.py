@@ -871,12 +871,12 @@ def heal(data=None, minion=None, **kwargs):
         data = json.loads(data)
     event = dict(data or {})
     event.setdefault("node", event.get("id"))
-    topo = _pillar(minion).get("hastack") or {}
     resource = _heal.resource_of(event)
     record = {"resource": resource, "kind": event["kind"], "seen": event}
     paused = _heal_paused()
-    if paused:
+    if paused:         # before compiling the pillar: a paused master stays cheap
         return _audit(dict(record, result="paused", reason=paused))
+    topo = _pillar(minion).get("hastack") or {}
     started = time.monotonic()
     try:
         with _heal_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:

@@ -178,7 +178,11 @@ def render_haproxy_dropin():
     return "\n".join([
         "# " + MANAGED,
         "# keepalived tracks this file (track_file): 0 = haproxy up, 1 = down.",
+        "# A dead haproxy comes back after 2 s, not Debian's 100 ms: keepalived must read the",
+        "# 1 and move the VIPs before a restart writes 0 again (a race it could lose), and the",
+        "# node returns as a backup that takes its VIPs back after preempt_delay.",
         "[Service]",
+        "RestartSec=2",
         "ExecStartPost=/bin/sh -c 'mkdir -p %s && echo 0 > %s'" % (state_dir, HAPROXY_STATE_FILE),
         "ExecStopPost=/bin/sh -c 'mkdir -p %s && echo 1 > %s'" % (state_dir, HAPROXY_STATE_FILE),
     ]) + "\n"

@@ -71,6 +71,9 @@ class Client(threading.Thread):
 
 
 def test_quorate_with_every_controller_online(lab):
+    # Right after a deploy Pacemaker may still be starting the resources it was just given.
+    lab.wait_for(lambda: all((status(lab, n) or {}).get("ok") for n in CONTROLLERS),
+                 timeout=90, what="every controller to see the cluster settled")
     for node in CONTROLLERS:
         st = status(lab, node)
         assert whole(st), (node, st)

@@ -110,9 +110,12 @@ def test_an_endpoint_altered_by_hand_is_reported_and_put_back(lab, topo):
     wrong = "http://%s:5000/v3" % lab.lab.node("ctl1").address
     sess.patch(base + "/endpoints/" + public["id"], json={"endpoint": {"url": wrong}})
     try:
-        check = lab.salt("ctl2", "ha_keystone.catalog_check")["ctl2"]
-        assert check["ok"] is False
-        assert any(public["id"] in p and wrong in p for p in check["problems"]), check
+        def reported():
+            check = lab.salt("ctl2", "ha_keystone.catalog_check")["ctl2"]
+            return check["ok"] is False and any(public["id"] in p and wrong in p
+                                                for p in check["problems"])
+        # A Keystone that has just come back (the previous test) may time out once.
+        lab.wait_for(reported, timeout=90, what="the wrong endpoint to be reported")
 
         dry = lab.salt("ctl1", "state.apply", "keystone.catalog", "test=True")["ctl1"]
         (state,) = dry.values()

@@ -53,6 +53,8 @@ def test_systemd_dropins(good):
     dropin = lb.render_haproxy_dropin()
     assert "ExecStartPost=" in dropin and "echo 0 > /run/hastack/haproxy.state" in dropin
     assert "ExecStopPost=" in dropin and "echo 1 > /run/hastack/haproxy.state" in dropin
+    # keepalived must see the 1 before a restart writes 0 again.
+    assert "RestartSec=2" in dropin
 
 
 def test_haproxy_frontends_on_every_vip_and_backends_on_node_addresses(good):
