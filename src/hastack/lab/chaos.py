@@ -116,7 +116,7 @@ class Chaos:
         self.db = None
 
     # -- the plane ---------------------------------------------------------------------------
-    def green(self, wait=300):
+    def green(self, wait=600):
         """Seconds until ``hastack.status`` is green (asked again until it is), or None."""
         started = time.monotonic()
         res = self.lab.salt_run("hastack.status", "wait=%d" % wait, "--out=json",
@@ -213,7 +213,7 @@ class Chaos:
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime())), sort_keys=True) + "\n")
         return out
 
-    def _watch_galera(self, out, timeout=300):
+    def _watch_galera(self, out, timeout=600):
         """Seconds from the undo until every member is Synced in one Primary component of
         the full size."""
         members = self.topo["services"]["galera"]["nodes"]
