@@ -37,9 +37,18 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join()
 
-    def lost(self, connect):
-        """Acknowledged ids missing from the table now."""
-        conn = connect()
+    def lost(self, connect, timeout=120):
+        """Acknowledged ids missing from the table now (the database may still be coming
+        back: connecting is retried for ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = connect()
+                break
+            except (pymysql.MySQLError, OSError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1)
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT id FROM %s" % self.table)
