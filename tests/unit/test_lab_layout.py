@@ -69,3 +69,15 @@ def test_prune_keeps_only_the_current_recipe(tmp_path):
     assert sorted(p.rsplit("/", 1)[-1] for p in removed) == sorted(
         ["0123456789abcdef", image.recipe_hash() + ".build"])
     assert os.listdir(images) == [image.recipe_hash()]
+
+
+def test_pidfile_argv_names_a_live_process_only(tmp_path):
+    from hastack.lab import proc
+
+    path = tmp_path / "x.pid"
+    path.write_text("%d\n" % os.getpid())
+    pid, argv = proc.pidfile_argv(str(path))
+    assert pid == os.getpid() and b"python" in argv[0]
+    path.write_text("not a pid")
+    assert proc.pidfile_argv(str(path)) == (None, [])
+    assert proc.pidfile_argv(str(tmp_path / "missing.pid")) == (None, [])

@@ -22,7 +22,7 @@ import time
 import yaml
 
 from hastack.lab import layout
-from hastack.lab.proc import LabError
+from hastack.lab.proc import LabError, pidfile_argv
 
 # Served at the file root: {name: path in the checkout}. `lab` holds lab-only states.
 SERVED = {name: name for name in ("orch", "reactor", "_modules", "_states", "_runners",
@@ -124,14 +124,9 @@ class Master:
             pass
 
     def pid(self):
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read()
-        except (OSError, ValueError):
-            return None
-        return pid if b"salt-master" in argv and self.conf_dir.encode() in argv else None
+        pid, argv = pidfile_argv(self.pidfile)
+        cmdline = b" ".join(argv)
+        return pid if b"salt-master" in cmdline and self.conf_dir.encode() in cmdline else None
 
     def start(self, timeout=60):
         if self.pid():

@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from hastack.lab import image, layout
-from hastack.lab.proc import LabError, run
+from hastack.lab.proc import LabError, pidfile_argv, run
 
 CGROUP_HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
 CGROUP_PARENT = "hastack-lab"
@@ -42,14 +42,8 @@ class Node:
     # -- processes -------------------------------------------------------------------------
     def nspawn_pid(self):
         """PID of this node's systemd-nspawn if it is alive and really ours, else None."""
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        if b"systemd-nspawn" in argv[0] and self.name.encode() in argv:
+        pid, argv = pidfile_argv(self.pidfile)
+        if pid and b"systemd-nspawn" in argv[0] and self.name.encode() in argv:
             return pid
         return None
 

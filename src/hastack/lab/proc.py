@@ -32,3 +32,15 @@ def run(cmd, env=None, log=None, check=True, input=None):
         raise LabError("%s exited %d: %s" % (" ".join(cmd), res.returncode,
                                             (res.stderr or res.stdout).strip()[-2000:]))
     return res.stdout
+
+
+def pidfile_argv(path):
+    """``(pid, argv)`` of the process a pidfile names while it is alive, else ``(None, [])``.
+    Callers check ``argv`` themselves: a PID may have been reused by another program."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return pid, f.read().split(b"\0")
+    except (OSError, ValueError):
+        return None, []

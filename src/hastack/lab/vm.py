@@ -274,14 +274,8 @@ class VM:
     # -- processes -------------------------------------------------------------------------
     def pid(self):
         """PID of this VM's qemu if it is alive and really ours, else None."""
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        if b"qemu-system" in argv[0] and self.disk.encode() in b" ".join(argv):
+        pid, argv = proc.pidfile_argv(self.pidfile)
+        if pid and b"qemu-system" in argv[0] and self.disk.encode() in b" ".join(argv):
             return pid
         return None
 
