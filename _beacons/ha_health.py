@@ -76,7 +76,7 @@ def _unit_states(units):
     return dict(zip(units, states + ["unknown"] * (len(units) - len(states))))
 
 
-def _problems(topo, node, settings, now):
+def _problems(topo, node, settings, now, held):
     found = {}
     units = heal.units_for(topo, node)
     galera_svc = topo.get("services", {}).get("galera") or {}
@@ -107,12 +107,14 @@ def _problems(topo, node, settings, now):
             found["rabbitmq"] = {"kind": "rabbitmq", "node": node,
                                  "partitions": status.get("partitions"),
                                  "alarms": status.get("alarms")}
-    if node in loadbalancer.lb_nodes(topo):
-        held = set(__salt__["ha_vip.held"]())
+    if held is not None:
+        backends = None
         for name, svc in sorted(topo.get("services", {}).items()):
             if not held & set(loadbalancer.service_vips(svc)):
                 continue
-            for server, state in (__salt__["ha_haproxy.backends"]().get(name) or {}).items():
+            if backends is None:      # one question to haproxy's socket per run
+                backends = __salt__["ha_haproxy.backends"]()
+            for server, state in (backends.get(name) or {}).items():
                 if state.startswith("DOWN"):
                     found["backend:%s:%s" % (name, server)] = {
                         "kind": "backend", "node": node, "service": name, "server": server,
@@ -120,11 +122,10 @@ def _problems(topo, node, settings, now):
     return found
 
 
-def _vip_changes(node, topo):
+def _vip_changes(node, held):
     """VIPs this node took or lost since the last run (none on the first run)."""
-    if node not in loadbalancer.lb_nodes(topo):
+    if held is None:
         return []
-    held = set(__salt__["ha_vip.held"]())
     before, _SEEN["vips"] = _SEEN["vips"], held
     if before is None:
         return []
@@ -152,8 +153,10 @@ def _check():
         return []
     settings = heal.beacon_settings(topo)
     now = time.monotonic()
-    found = _problems(topo, node, settings, now)
-    events = _vip_changes(node, topo)
+    # The VIPs this load balancer holds (None elsewhere), read once for both uses.
+    held = set(__salt__["ha_vip.held"]()) if node in loadbalancer.lb_nodes(topo) else None
+    found = _problems(topo, node, settings, now, held)
+    events = _vip_changes(node, held)
     seen = _SEEN["problems"]
     for key in list(seen):
         if key not in found:

@@ -270,3 +270,34 @@ def test_a_pause_ends_by_itself(good, tmp_path, monkeypatch):
     assert runner._heal_paused().startswith("healing paused until")
     clock[0] += 61
     assert runner._heal_paused() is None
+
+
+def test_beacon_reports_changes_and_asks_each_source_once_per_run(good, monkeypatch):
+    calls = []
+
+    def answer(name, value):
+        def fun(*a):
+            calls.append(name)
+            return value() if callable(value) else value
+        return fun
+
+    held = [{"api": {}, "db": {}}]
+    beacon = load("_beacons", "ha_health", __grains__={"id": "ctl1"}, __salt__={
+        "ha_topology.get": lambda: good,
+        "ha_vip.held": answer("held", lambda: held[0]),
+        "ha_haproxy.backends": answer("backends", {"keystone": {"ctl3": "DOWN",
+                                                               "ctl2": "UP"}}),
+        "ha_rabbitmq.status": answer("rabbit", {"partitions": {}, "alarms": []})})
+    monkeypatch.setattr(beacon, "_unit_states",
+                        lambda units: {u: "inactive" if u == "keystone" else "active"
+                                       for u in units})
+    monkeypatch.setattr(beacon.galera_health, "local_status", lambda: dict(SYNCED))
+    first = beacon._check()
+    assert sorted((e["tag"], e.get("unit") or e.get("server")) for e in first) == [
+        ("backend", "ctl3"), ("service", "keystone")]
+    assert calls.count("held") == 1 and calls.count("backends") == 1
+    # A second run a moment later: the same problems are not fired again (refire later),
+    # and a VIP this node lost is.
+    held[0] = {"db": {}}
+    second = beacon._check()
+    assert [(e["tag"], e["vip"], e["held"]) for e in second] == [("vip", "api", False)]
