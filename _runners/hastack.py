@@ -141,13 +141,18 @@ class _Galera:
             raise RuntimeError("%s on %s failed: %s" % (fun, node, ret))
 
 
+def _state_dir():
+    """The master's own hastack state (locks, heal log and damping): its cachedir."""
+    path = os.path.join(__opts__["cachedir"], "hastack")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 @contextlib.contextmanager
 def _galera_lock():
     """One recovery at a time: the operator's and the reactor's never interleave; the
     second finds the Primary component the first made, and only joins."""
-    path = os.path.join(__opts__["cachedir"], "hastack")
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "galera.lock"), "w") as f:
+    with open(os.path.join(_state_dir(), "galera.lock"), "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -658,17 +663,11 @@ except ImportError:
 HEAL_LOCK_WAIT = 300
 
 
-def _heal_dir():
-    path = os.path.join(__opts__["cachedir"], "hastack")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
 @contextlib.contextmanager
 def _heal_lock(wait=HEAL_LOCK_WAIT):
     """One heal at a time across the reactor's threads and processes: a second event for the
     same trouble then finds it fixed, or is damped."""
-    with open(os.path.join(_heal_dir(), "heal.lock"), "w") as f:
+    with open(os.path.join(_state_dir(), "heal.lock"), "w") as f:
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -685,7 +684,7 @@ def _heal_lock(wait=HEAL_LOCK_WAIT):
 
 
 def _heal_state(update=None):
-    path = os.path.join(_heal_dir(), "heal-state.json")
+    path = os.path.join(_state_dir(), "heal-state.json")
     if update is None:
         try:
             with open(path) as f:
@@ -711,7 +710,7 @@ def _fire(data, tag):
 def _audit(record):
     """The heal log line and the audit event ``hastack/heal/<kind>/<result>``."""
     record["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with open(os.path.join(_heal_dir(), "heal.log"), "a") as f:
+    with open(os.path.join(_state_dir(), "heal.log"), "a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
     tag = "hastack/heal/%s/%s" % (record["kind"], record["result"])
     if record["result"] == "gave-up":
@@ -809,7 +808,7 @@ def _heal_act(client, topo, action):
 def _heal_paused():
     """Why healing is paused (maintenance), or None."""
     try:
-        with open(os.path.join(_heal_dir(), "paused")) as f:
+        with open(os.path.join(_state_dir(), "paused")) as f:
             until, why = json.load(f)
     except (OSError, ValueError):
         return None
@@ -833,7 +832,7 @@ def heal_pause(minutes=None, reason="maintenance"):
         salt-run hastack.heal_pause minutes=30 reason="kernel upgrade on ctl2"
     """
     until = None if minutes is None else time.time() + 60 * float(minutes)
-    with open(os.path.join(_heal_dir(), "paused"), "w") as f:
+    with open(os.path.join(_state_dir(), "paused"), "w") as f:
         json.dump([until, reason], f)
     return {"result": True, "paused": _heal_paused()}
 
@@ -849,7 +848,7 @@ def heal_resume():
         salt-run hastack.heal_resume
     """
     try:
-        os.unlink(os.path.join(_heal_dir(), "paused"))
+        os.unlink(os.path.join(_state_dir(), "paused"))
     except FileNotFoundError:
         pass
     return {"result": True, "paused": None}
@@ -928,7 +927,7 @@ def heal_log(limit=50, resource=None):
         salt-run hastack.heal_log limit=10 resource=galera
     """
     try:
-        with open(os.path.join(_heal_dir(), "heal.log")) as f:
+        with open(os.path.join(_state_dir(), "heal.log")) as f:
             lines = [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
         lines = []
