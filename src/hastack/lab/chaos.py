@@ -30,6 +30,7 @@ import yaml
 
 from hastack import keystone
 from hastack.lab import load
+from hastack.lab.client import together
 
 CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
 
@@ -251,22 +252,10 @@ class Chaos:
         return lambda: self.lab.sh(node, "systemctl", "kill", "-s", "KILL", unit)
 
     def power_off(self, *nodes):
-        def inject():
-            threads = [threading.Thread(target=self.lab.lab.kill, args=(n,)) for n in nodes]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        return inject
+        return lambda: together(self.lab.lab.kill, nodes)
 
     def power_on(self, *nodes):
-        def undo():
-            threads = [threading.Thread(target=self.lab.lab.start, args=(n,)) for n in nodes]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        return undo
+        return lambda: together(self.lab.lab.start, nodes)
 
     def vip_holder(self, vip="api"):
         address = self.topo["vips"][vip]["address"]

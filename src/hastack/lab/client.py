@@ -49,14 +49,7 @@ class LabClient:
 
     def sh_all(self, nodes, *argv, timeout=30):
         """The same command in several nodes at once (a fault that hits them together)."""
-        import threading
-
-        threads = [threading.Thread(target=self.sh, args=(n,) + argv,
-                                    kwargs={"timeout": timeout}) for n in nodes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        together(lambda n: self.sh(n, *argv, timeout=timeout), nodes)
 
     def reaches(self, src, dst_addr):
         """Can node ``src`` reach ``dst_addr`` (one ping, 1 s)?"""
@@ -120,6 +113,17 @@ def orchestration(stdout):
         if isinstance(ret, dict):
             changed.extend("%s: %s" % (name, a) for a in ret.get("acted") or [])
     return steps, changed
+
+
+def together(fun, items):
+    """``fun(item)`` for every item at the same time (threads); returns when all are done."""
+    import threading
+
+    threads = [threading.Thread(target=fun, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def lab_session():
