@@ -113,7 +113,7 @@ def render_keepalived(topo, node):
     if lb["haproxy_check"] == "track_file":
         lines += ["# haproxy's unit writes 0 here once started and 1 once stopped (any reason);",
                   "# keepalived reads it by inotify: no polling delay.",
-                  "vrrp_track_file haproxy {", '    file "%s"' % HAPROXY_STATE_FILE,
+                  "track_file haproxy {", '    file "%s"' % HAPROXY_STATE_FILE,
                   "    weight 0", "    init_file 1", "}", ""]
         track = ["    track_file {", "        haproxy", "    }"]
     else:
@@ -164,9 +164,15 @@ def render_notify_script():
 
 
 def render_keepalived_dropin():
+    state_dir = HAPROXY_STATE_FILE.rsplit("/", 1)[0]
     return "\n".join([
         "# " + MANAGED,
+        "# keepalived drops a track_file whose directory is missing when it starts, and then",
+        "# never sees haproxy die: after a reboot /run is empty and keepalived may start before",
+        "# haproxy. Write haproxy's state (as systemd knows it) before keepalived starts.",
         "[Service]",
+        "ExecStartPre=/bin/sh -c 'mkdir -p %s && if systemctl -q is-active haproxy; "
+        "then echo 0; else echo 1; fi > %s'" % (state_dir, HAPROXY_STATE_FILE),
         "ExecStopPost=%s" % RELEASE_SCRIPT,
         "Restart=always",
         "RestartSec=1",

@@ -50,6 +50,11 @@ def test_release_script_drops_only_this_nodes_vips(good):
 def test_systemd_dropins(good):
     assert "ExecStopPost=%s" % lb.RELEASE_SCRIPT in lb.render_keepalived_dropin()
     assert "Restart=always" in lb.render_keepalived_dropin()
+    # The state file exists, telling haproxy's real state, before keepalived reads it.
+    pre = [line for line in lb.render_keepalived_dropin().splitlines()
+           if line.startswith("ExecStartPre=")]
+    assert len(pre) == 1 and "mkdir -p /run/hastack" in pre[0]
+    assert "is-active haproxy" in pre[0] and pre[0].endswith("> /run/hastack/haproxy.state'")
     dropin = lb.render_haproxy_dropin()
     assert "ExecStartPost=" in dropin and "echo 0 > /run/hastack/haproxy.state" in dropin
     assert "ExecStopPost=" in dropin and "echo 1 > /run/hastack/haproxy.state" in dropin
