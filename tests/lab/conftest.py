@@ -22,3 +22,9 @@ def healing_paused(lab):
     assert res.returncode == 0, res.stdout + res.stderr
     yield
     lab.salt_run("hastack.heal_resume")
+
+
+def pytest_collection_modifyitems(items):
+    """test_stale.py kills the shared lab to test `hastack lab up` on what is left: it runs
+    after every other lab test, whatever the file order."""
+    items.sort(key=lambda item: item.module.__name__ == "test_stale")

@@ -15,10 +15,13 @@ def plane(lab, *args):
     """(exit code, report) of ``salt-run hastack.status --out=json``."""
     res = lab.salt_run("hastack.status", "--out=json", *args, timeout=300)
     try:
-        return res.returncode, json.loads(res.stdout)
+        report = json.loads(res.stdout)
     except ValueError:
-        raise AssertionError("hastack.status did not print JSON (exit %d)\n%s\n%s"
+        report = None
+    if not isinstance(report, dict):
+        raise AssertionError("hastack.status did not print its report as JSON (exit %d)\n%s\n%s"
                              % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
+    return res.returncode, report
 
 
 def green(lab):

@@ -74,13 +74,14 @@ def wsrep(node, var):
 
 
 def database(node, password):
-    """A database ``hastack_test`` with a table ``acked`` and a user for the lab's subnet
-    (its password replaced, so a lab reused from an earlier run works too); returns a
-    function that connects through the database VIP."""
+    """A database ``hastack_test`` with an empty table ``acked`` (a Writer counts from 1: rows
+    an earlier writer left would refuse its inserts) and a user for the lab's subnet (its
+    password replaced, so a lab reused from an earlier run works too); returns a function
+    that connects through the database VIP."""
     sql(node, "CREATE DATABASE IF NOT EXISTS hastack_test; "
         "CREATE OR REPLACE USER 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
         "GRANT ALL ON hastack_test.* TO 'tester'@'198.18.10.%%'; "
-        "CREATE TABLE IF NOT EXISTS hastack_test.acked (id INT PRIMARY KEY)" % password)
+        "CREATE OR REPLACE TABLE hastack_test.acked (id INT PRIMARY KEY)" % password)
 
     def connect():
         return pymysql.connect(host=DB_VIP, user="tester", password=password,

@@ -60,6 +60,19 @@ def remove_bridge():
         run(["ip", "link", "delete", layout.BRIDGE])
 
 
+def remove_veth(name):
+    """Delete the host end of a node's veth if it outlived the node.
+
+    A killed node's network namespace is freed only when nothing holds it; orphaned TCP
+    sockets (a FIN to a peer that is gone) can hold it for minutes, and with it ``vb-<name>``,
+    which then stops systemd-nspawn from creating the node's veth again. Deleting one end of a
+    veth deletes both.
+    """
+    veth = layout.host_veth(name)
+    if veth in _links():
+        run(["ip", "link", "delete", veth])
+
+
 def leftovers():
     """What of the lab's network exists now (after a session ended, it stays behind)."""
     found = [layout.BRIDGE] if layout.BRIDGE in _links() else []

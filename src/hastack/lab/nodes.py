@@ -19,7 +19,7 @@ import signal
 import subprocess
 import time
 
-from hastack.lab import image, layout
+from hastack.lab import image, layout, net
 from hastack.lab.proc import LabError, pidfile_argv, run
 
 CGROUP_HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
@@ -108,6 +108,7 @@ class Node:
         """Boot the node (its disk must be mounted). Returns the nspawn PID."""
         if self.is_running():
             return self.nspawn_pid()
+        net.remove_veth(self.name)
         cgroups = [os.path.join(h, CGROUP_PARENT, self.name) for h in CGROUP_HIERARCHIES]
 
         def own_cgroup():
@@ -130,7 +131,8 @@ class Node:
     def power_off(self, timeout=10):
         """Hard power loss: SIGKILL the container's init, which takes every process in it.
 
-        Its network namespace goes with it, so its veth and any VIP it held vanish at once.
+        Its veth goes at once (deleted here too: orphaned TCP sockets can keep a dead node's
+        network namespace, and so the veth, alive for minutes), and any VIP it held with it.
         Nothing inside is shut down cleanly. The disk stays.
         """
         pid, leader = self.nspawn_pid(), self.leader()
@@ -141,6 +143,7 @@ class Node:
             time.sleep(0.05)
         if pid and _alive(pid):
             _kill(pid)
+        net.remove_veth(self.name)
         _remove_cgroups(self.name)
 
     def exec(self, argv, check=False, timeout=None, capture=True):
