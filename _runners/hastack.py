@@ -136,9 +136,16 @@ class _Galera:
                                                                        node))
 
     def start(self, node, fun):
-        ret = self.call([node], fun, timeout=900).get(node)
-        if not (isinstance(ret, dict) and ret.get("result")):
-            raise RuntimeError("%s on %s failed: %s" % (fun, node, ret))
+        self.start_all([node], fun)
+
+    def start_all(self, nodes, fun):
+        """``fun`` on every node of ``nodes`` at once; each must succeed."""
+        answers = self.call(nodes, fun, timeout=900)
+        failed = {n: answers.get(n) for n in nodes
+                  if not (isinstance(answers.get(n), dict) and answers[n].get("result"))}
+        if failed:
+            raise RuntimeError("; ".join("%s on %s failed: %s" % (fun, n, ret)
+                                         for n, ret in sorted(failed.items())))
 
 
 def _state_dir():
@@ -167,9 +174,10 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
     Asks every member for its position, elects the node that must bootstrap (the rules are
     in hastack/galera.py: a node that cannot report blocks the automatic path; a different
     cluster UUID or an unreadable seqno refuses), writes each node's recovered seqno into its
-    grastate.dat so joiners get IST, bootstraps the winner, then starts the others one at a
-    time, each waiting for Synced. A running Primary component is joined, never replaced.
-    Prints each step and its decision.
+    grastate.dat so joiners get IST, bootstraps the winner, then starts the others together
+    (each takes IST from the Primary; a joiner that needs SST while the donor is busy waits
+    for it, Galera retries) and waits for all of them Synced. A running Primary component is
+    joined, never replaced. Prints each step, its decision and the seconds since the start.
 
     node
         bootstrap this node whatever the rules say (the operator's choice, for when a node
@@ -188,14 +196,15 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
     topo = _pillar(minion).get("hastack") or {}
     members = list(topo.get("services", {}).get("galera", {}).get("nodes", []))
     steps = []
+    started = time.monotonic()
 
     def say(msg):
+        msg = "+%.1fs %s" % (time.monotonic() - started, msg)
         steps.append(msg)
         print("[galera] " + msg)
 
     if not members:
         return _fail({"result": False, "steps": ["no hastack:services:galera:nodes in pillar"]})
-    started = time.monotonic()
     with _galera_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:
         cluster = _Galera(client, members, say)
         reports = cluster.reports()
@@ -203,11 +212,10 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
         acted = []
         if stuck and not any(r.primary for r in reports.values()) and not dry_run:
             # Running but outside any Primary component (restarted after a full outage):
-            # their positions are only readable once stopped.
-            for name in stuck:
-                say("%s: running outside a Primary component: stopping it" % name)
-                acted.append("stopped %s" % name)
-                cluster.start(name, "ha_galera.stop")
+            # their positions are only readable once stopped. None serves: stop them together.
+            say("%s: running outside a Primary component: stopping" % ", ".join(stuck))
+            acted.extend("stopped %s" % name for name in stuck)
+            cluster.start_all(stuck, "ha_galera.stop")
             reports = cluster.reports()
         for name in members:
             say("%s: %s" % (name, galera.describe(reports.get(name))))
@@ -242,15 +250,16 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                 # Donors authenticate mariabackup with it: it must exist before any join.
                 cluster.start(decision.node, "ha_galera.ensure_sst_user")
                 say("%s: SST user present" % decision.node)
-            for name in decision.joiners:
-                rep = reports.get(name)
-                if rep is not None and rep.running and rep.synced and rep.primary:
-                    continue
-                say("%s: joining" % name)
-                acted.append("joined %s" % name)
-                cluster.start(name, "ha_galera.join")
-                status = cluster.wait_synced(name, timeout=timeout)
-                say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
+            joiners = [n for n in decision.joiners
+                       if not (reports.get(n) is not None and reports[n].running
+                               and reports[n].synced and reports[n].primary)]
+            if joiners:
+                say("%s: joining" % ", ".join(joiners))
+                acted.extend("joined %s" % name for name in joiners)
+                cluster.start_all(joiners, "ha_galera.join")
+                for name in joiners:
+                    status = cluster.wait_synced(name, timeout=timeout)
+                    say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
             final = cluster.wait_synced(decision.node, size=len(members), timeout=timeout)
         except RuntimeError as exc:
             say("FAILED: %s" % exc)

@@ -137,30 +137,52 @@ def render_keepalived(topo, node):
     return "\n".join(lines)
 
 
+# A connection a local client (an API's database pool) opened to a VIP this node held has the
+# VIP as its source address too. Once the VIP leaves, nothing answers that connection and no
+# reset ever comes: the next query on it hangs until the client's own timeout (gunicorn's
+# 120 s). Cut such connections as the VIP goes, so clients fail at once and reconnect to the
+# new holder. (``ss -K`` is iproute2's socket destroy; the kernel needs INET_DIAG_DESTROY,
+# which Debian's kernels have.)
+def _cut_connections(address):
+    return "ss -K -t src %s >/dev/null 2>&1 || true" % address
+
+
 def render_release_script(topo, node):
-    """Run after keepalived stops for any reason: drop this node's VIPs from the link."""
+    """Run after keepalived stops for any reason: drop this node's VIPs from the link and
+    cut the connections that used them."""
     iface = topo.get("network", {}).get("interface", "eth0")
     lines = ["#!/bin/sh", "# " + MANAGED,
              "# keepalived is gone: a VIP left here would be held twice once a backup takes it.",
              ]
     for inst in vrrp_instances(topo, node):
         lines.append("ip -4 addr del %s/32 dev %s 2>/dev/null || true" % (inst["address"], iface))
+        lines.append(_cut_connections(inst["address"]))
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
 
-def render_notify_script():
-    """keepalived notify: tell the salt-master about every VRRP transition, as an event."""
-    return "\n".join([
+def render_notify_script(topo, node):
+    """keepalived notify: on leaving MASTER, cut the connections that used the VIP.
+
+    It reports nothing itself: the ``ha_health`` beacon tells the master which VIPs a node
+    took or lost, once a second, from a process that is already running. A ``salt-call`` per
+    transition (a Python process of 50 MB that takes seconds to start) is a fork bomb when
+    VRRP flaps on a loaded node: each one slows keepalived more, which flaps more; one lab
+    run ran out of memory that way."""
+    lines = [
         "#!/bin/sh",
         "# " + MANAGED,
         "# keepalived calls: $1=INSTANCE $2=<vip name> $3=MASTER|BACKUP|FAULT|STOP $4=priority",
-        "state=$(echo \"$3\" | tr 'A-Z' 'a-z')",
-        "PATH=/usr/local/bin:/usr/bin:/bin",
-        "salt-call --retcode-passthrough event.send \"hastack/vip/$state\" vip=\"$2\" "
-        "priority=\"$4\" >/dev/null 2>&1 &",
-        "exit 0",
-    ]) + "\n"
+        "# Keep it cheap: VRRP may flap many times a second. The ha_health beacon reports",
+        "# VIP changes to the master.",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "[ \"$3\" = MASTER ] && exit 0",
+        "case \"$2\" in",
+    ]
+    for inst in vrrp_instances(topo, node):
+        lines.append("    %s) %s ;;" % (inst["name"], _cut_connections(inst["address"])))
+    lines += ["esac", "exit 0"]
+    return "\n".join(lines) + "\n"
 
 
 def render_keepalived_dropin():
@@ -291,7 +313,7 @@ def files(topo, node):
         KEEPALIVED_CONF: (render_keepalived(topo, node), 0o640),
         KEEPALIVED_DROPIN: (render_keepalived_dropin(), 0o644),
         RELEASE_SCRIPT: (render_release_script(topo, node), 0o755),
-        NOTIFY_SCRIPT: (render_notify_script(), 0o755),
+        NOTIFY_SCRIPT: (render_notify_script(topo, node), 0o755),
     }
 
 

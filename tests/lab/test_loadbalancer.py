@@ -113,19 +113,19 @@ def test_haproxy_killed_moves_the_vip(lab, converged):
     _moves_away_from(lab, "ctl1")
 
 
-def test_vrrp_transitions_reach_the_master_as_events(lab, converged):
-    # Watch the master's event bus as a reactor would (salt-run state.event, one event per
-    # line). ctl1's own "master" event from taking the VIP back before this test may still
-    # arrive: wait for the new holder's.
+def test_vip_changes_reach_the_master_as_events(lab, converged):
+    # Watch the master's event bus as the reactor does (salt-run state.event, one event per
+    # line): the ha_health beacon of the node that takes a VIP reports it. ctl1's own report
+    # of taking its VIPs back before this test may still arrive: wait for the new holder's.
     watch = subprocess.Popen([bin_path("salt-run"), "-c", lab.lab.master.conf_dir,
-                              "state.event", "hastack/vip/master", "count=-1"],
+                              "state.event", "salt/beacon/*/ha_health/vip", "count=-1"],
                              stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(3)
         lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "haproxy")
         deadline, seen = time.monotonic() + 60, []
         while time.monotonic() < deadline and not any(
-                e["id"] in ("ctl2", "ctl3") for _, e in seen):
+                e["id"] in ("ctl2", "ctl3") and e["held"] for _, e in seen):
             ready, _, _ = select.select([watch.stdout], [], [], 1)
             if ready:
                 line = watch.stdout.readline()
@@ -135,25 +135,53 @@ def test_vrrp_transitions_reach_the_master_as_events(lab, converged):
     finally:
         watch.kill()
         watch.wait()
-    new_holder = [(tag, e) for tag, e in seen if e["id"] in ("ctl2", "ctl3")]
-    assert new_holder, seen
-    tag, event = new_holder[0]
-    assert tag == "hastack/vip/master" and event["data"]["vip"] in ("api", "db", "api2")
+    taken = [(tag, e) for tag, e in seen if e["id"] in ("ctl2", "ctl3") and e["held"]]
+    assert taken, seen
+    tag, event = taken[0]
+    assert tag == "salt/beacon/%s/ha_health/vip" % event["id"]
+    assert event["kind"] == "vip" and event["vip"] in ("api", "db", "api2")
+
+
+@contextlib.contextmanager
+def local_client(lab, node):
+    """An idle connection from inside ``node`` to the API VIP it holds (as an API's database
+    pool keeps one): its source address is the VIP too. Yields a function listing them."""
+    lab.sh(node, "systemd-run", "--unit", "lab-hold", "--collect", "python3", "-c",
+           "import socket, time; s = socket.create_connection((%r, %d)); time.sleep(600)"
+           % (API, PORT))
+
+    def connections():
+        out = lab.sh(node, "ss", "-Htn", "src", API, "dst", API + ":%d" % PORT).stdout
+        return [line for line in out.splitlines() if line.strip()]
+
+    try:
+        lab.wait_for(connections, timeout=10, what="the local client's connection")
+        yield connections
+    finally:
+        lab.sh(node, "systemctl", "stop", "lab-hold")
 
 
 def test_keepalived_killed_leaves_no_second_holder(lab, converged):
-    lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "keepalived")
-    _moves_away_from(lab, "ctl1")
-    # keepalived died hard; its VIPs went with its release script, not with it.
-    assert "198.18.10.100/32" not in lab.sh("ctl1", "ip", "-4", "addr", "show").stdout
+    with local_client(lab, "ctl1") as connections:
+        lab.sh("ctl1", "systemctl", "kill", "-s", "KILL", "keepalived")
+        _moves_away_from(lab, "ctl1")
+        # keepalived died hard; its VIPs went with its release script, not with it, and the
+        # connections that used them were cut (nothing would ever answer them again).
+        assert "198.18.10.100/32" not in lab.sh("ctl1", "ip", "-4", "addr", "show").stdout
+        assert connections() == []
 
 
 def test_holder_power_loss_moves_the_vip_and_it_comes_home(lab, converged):
     hastack("lab", "kill", "ctl1")
     _moves_away_from(lab, "ctl1")
-    hastack("lab", "start", "ctl1")
-    lab.wait_for(lambda: lab.holders(API) == ["ctl1"], timeout=90,
-                 what="the VIP back on ctl1 after it booted")
+    (backup,) = lab.holders(API)
+    with local_client(lab, backup) as connections:
+        hastack("lab", "start", "ctl1")
+        lab.wait_for(lambda: lab.holders(API) == ["ctl1"], timeout=90,
+                     what="the VIP back on ctl1 after it booted")
+        # Leaving MASTER, the backup's notify cut what its own clients had opened to the VIP.
+        lab.wait_for(lambda: connections() == [], timeout=10,
+                     what="the connections to the VIP cut on " + backup)
 
 
 def test_after_a_reboot_haproxy_death_still_moves_the_vip(lab, converged):

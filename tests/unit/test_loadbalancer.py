@@ -1,5 +1,7 @@
 """Rendering of haproxy and keepalived from the topology, and the layer's validation."""
 
+import subprocess
+
 import pytest
 
 from hastack import loadbalancer as lb
@@ -45,6 +47,21 @@ def test_release_script_drops_only_this_nodes_vips(good):
     script = lb.render_release_script(good, "ctl1")
     assert "ip -4 addr del 198.18.10.100/32 dev host0" in script
     assert "198.18.10.101" not in script
+    # ... and cuts the connections local clients made to it (their source address is the VIP)
+    assert "ss -K -t src 198.18.10.100 " in script
+    assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
+
+
+def test_notify_script_cuts_a_vips_connections_when_it_leaves(good):
+    script = lb.render_notify_script(good, "ctl1")
+    assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
+    cuts = [line.strip() for line in script.splitlines() if "ss -K" in line]
+    assert cuts == ["api) ss -K -t src 198.18.10.100 >/dev/null 2>&1 || true ;;",
+                    "api2) ss -K -t src 198.18.10.102 >/dev/null 2>&1 || true ;;",
+                    "db) ss -K -t src 198.18.10.101 >/dev/null 2>&1 || true ;;"]
+    assert '[ "$3" = MASTER ] && exit 0' in script
+    # No process per transition: VRRP can flap many times a second on a loaded node.
+    assert "salt-call" not in script
 
 
 def test_systemd_dropins(good):
