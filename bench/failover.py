@@ -19,7 +19,6 @@ Usage: python bench/failover.py  (needs `hastack lab up`; prints a final JSON li
 
 import http.client
 import json
-import os
 import sys
 import threading
 import time
@@ -83,9 +82,8 @@ class Client(threading.Thread):
 class Bench:
     def __init__(self):
         self.lab = Lab(progress=lambda *a: None)
-        self.topo_path = os.path.join(self.lab.dir, "pillar", "hastack", "topology.sls")
-        with open(self.topo_path) as f:
-            self.topo = yaml.safe_load(f)["hastack"]
+        self.topo_path = self.lab.topology_path
+        self.topo = self.lab.topology()
         self.vip = self.topo["vips"][VIP_NAME]["address"]
         self.preferred = self.topo["vips"][VIP_NAME]["nodes"][0]
 

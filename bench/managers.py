@@ -36,13 +36,6 @@ PORT = layout.ECHO_PORT
 DROPIN = "/run/systemd/system/lab-echo.service.d"
 
 
-def _topology(lab):
-    import yaml
-
-    with open(os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")) as f:
-        return yaml.safe_load(f)["hastack"]
-
-
 def watch(address, fault, window=WINDOW):
     """Start the client on ``address``, make the fault, watch ``window`` seconds."""
     client = Client(address, PORT, "/")
@@ -76,7 +69,7 @@ def settle(lab, name):
 
 def main():
     lab = LabClient()
-    topo = _topology(lab)
+    topo = lab.lab.topology()
     api = topo["vips"]["api"]["address"]
     cluster_vip = topo["cluster"]["resources"]["lab-vip"]["vip"]
     out = {"client": {"interval_ms": 10, "timeout_ms": 100, "new_connection_per_request": True},

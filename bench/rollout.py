@@ -12,12 +12,10 @@ Usage: python bench/rollout.py [--controllers 3 --network 2] [--token-seconds 20
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
 
-import yaml
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -79,10 +77,7 @@ def main():
     started = time.monotonic()
     lab.up(args.controllers, args.network, deploy=False)
     boot = time.monotonic() - started
-    with open(os.path.join(lab.dir, "pillar", "hastack", "topology.sls")) as f:
-        topo = yaml.safe_load(f)["hastack"]
-    with open(os.path.join(lab.dir, "pillar", "hastack", "secrets.sls")) as f:
-        topo["secrets"] = yaml.safe_load(f)["hastack"]["secrets"]
+    topo = lab.topology(with_secrets=True)
     lab.lab_services(topo)
     print("[bench] cold orch.deploy", file=sys.stderr)
     cold, phases, _, failed = orchestrate(lab)

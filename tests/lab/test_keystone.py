@@ -3,11 +3,9 @@ both API VIPs, a catalog of VIP URLs only, tokens still issued with a controller
 a catalog endpoint altered by hand put back by the state, and a second orch.deploy that
 changes nothing."""
 
-import os
 import urllib.parse
 
 import pytest
-import yaml
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
@@ -22,12 +20,7 @@ CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
 
 @pytest.fixture(scope="module")
 def topo(lab):
-    base = os.path.join(lab.lab.dir, "pillar", "hastack")
-    with open(os.path.join(base, "topology.sls")) as f:
-        out = yaml.safe_load(f)["hastack"]
-    with open(os.path.join(base, "secrets.sls")) as f:
-        out["secrets"] = yaml.safe_load(f)["hastack"]["secrets"]
-    return out
+    return lab.lab.topology(with_secrets=True)
 
 
 def vip(topo, name):

@@ -2,7 +2,6 @@
 idempotent, validation stops a bad rollout before anything changes, and the lab's fault
 verbs do what they say, seen from another node."""
 
-import os
 
 import pytest
 
@@ -46,7 +45,7 @@ def test_validate_runner_accepts_the_lab_topology(lab):
 def test_bad_topology_stops_the_deploy_before_any_change(lab):
     """A duplicate router id and a changed sysctl: orch.deploy must stop at validation, so
     the sysctl on the nodes keeps its old value."""
-    path = os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")
+    path = lab.lab.topology_path
     good = open(path).read()
     bad = (good.replace("router_id: 52", "router_id: 51")
            .replace("net.ipv4.ip_nonlocal_bind: 1", "net.ipv4.ip_nonlocal_bind: 0"))

@@ -6,7 +6,6 @@ Figures (outage windows) are bench/failover.py's job, not these tests'."""
 import contextlib
 import ipaddress
 import json
-import os
 import select
 import socket
 import subprocess
@@ -234,7 +233,7 @@ def test_a_config_haproxy_refuses_never_replaces_the_one_in_use(lab):
 
 
 def test_test_mode_shows_the_diff_and_changes_nothing(lab, converged):
-    path = os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")
+    path = lab.lab.topology_path
     good = open(path).read()
     doc = yaml.safe_load(good)
     doc["hastack"]["loadbalancer"]["preempt_delay"] = 7

@@ -74,7 +74,7 @@ def _deploy(lab):
 
 
 def test_a_node_removed_from_the_pillar_is_forgotten_and_can_come_back(lab):
-    path = os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")
+    path = lab.lab.topology_path
     good = open(path).read()
     doc = yaml.safe_load(good)
     doc["hastack"]["services"]["rabbitmq"]["nodes"] = ["ctl1", "ctl2"]
@@ -94,7 +94,7 @@ def test_a_node_removed_from_the_pillar_is_forgotten_and_can_come_back(lab):
 
 
 def test_classic_mirroring_by_policy_when_the_pillar_asks(lab):
-    path = os.path.join(lab.lab.dir, "pillar", "hastack", "topology.sls")
+    path = lab.lab.topology_path
     good = open(path).read()
     doc = yaml.safe_load(good)
     doc["hastack"]["services"]["rabbitmq"]["queues"] = "classic_mirrored"

@@ -26,7 +26,6 @@ import secrets
 import threading
 import time
 
-import yaml
 
 from hastack import keystone
 from hastack.lab import load
@@ -109,11 +108,7 @@ class Chaos:
     def __init__(self, client, progress=print):
         self.lab = client
         self.progress = progress
-        base = os.path.join(client.lab.dir, "pillar", "hastack")
-        with open(os.path.join(base, "topology.sls")) as f:
-            self.topo = yaml.safe_load(f)["hastack"]
-        with open(os.path.join(base, "secrets.sls")) as f:
-            self.topo["secrets"] = yaml.safe_load(f)["hastack"]["secrets"]
+        self.topo = client.lab.topology(with_secrets=True)
         self.db = None
 
     # -- the plane ---------------------------------------------------------------------------
