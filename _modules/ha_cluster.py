@@ -300,6 +300,59 @@ def cleanup(resource, node=None):
     argv = ["crm_resource", "--cleanup", "--resource", str(resource)]
     if node:
         argv += ["--node", str(node)]
-    res = _run(argv, timeout=60)
+    return _result(_run(argv, timeout=60))
+
+
+def _result(res):
     return {"result": res.returncode == 0,
             "comment": (res.stdout or res.stderr).strip()[-2000:]}
+
+
+def standby(node=None, timeout=120):
+    """
+    Put ``node`` (default: this one) in standby and wait until Pacemaker has moved its
+    resources away (a departed node's drain: hastack/membership.py).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl4 ha_cluster.standby
+    """
+    node = node or __grains__["id"]
+    res = _run(["crm_attribute", "--node", node, "--name", "standby", "--update", "on"])
+    if res.returncode != 0:
+        return _result(res)
+    return _result(_run(["crm_resource", "--wait", "--timeout", "%ds" % timeout],
+                        timeout=timeout + 10))
+
+
+def leave():
+    """
+    Stop Pacemaker, then Corosync, on this node: it leaves the membership cleanly (the
+    others' quorum counts it as gone, not as lost).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl4 ha_cluster.leave
+    """
+    for unit in ("pacemaker", "corosync"):
+        res = _run(["systemctl", "stop", unit], timeout=180)
+        if res.returncode != 0:
+            return _result(res)
+    return {"result": True, "comment": "pacemaker and corosync stopped"}
+
+
+def forget(node):
+    """
+    Remove a stopped ``node`` from Pacemaker's node list (``crm_node --force --remove``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_cluster.forget ctl4
+    """
+    return _result(_run(["crm_node", "--force", "--remove", str(node)], timeout=60))

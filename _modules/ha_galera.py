@@ -173,21 +173,32 @@ def bootstrap():
     return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
 
 
-def join():
+def join(donor=None):
     """
     Start MariaDB so it joins the running Primary component (IST, or SST if too far behind).
     A MariaDB that runs but is not Synced (restarted by systemd during an outage and left
-    outside the Primary component) is restarted instead.
+    outside the Primary component) is restarted instead. ``donor``: the
+    ``wsrep_sst_donor`` list for this start only (``hastack.galera.sst_donors``).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl2 ha_galera.join
+        salt ctl4 ha_galera.join donor=ctl3,ctl2,
     """
-    if _running() and not galera.healthy(status()):
-        return _systemctl("restart", 900)
-    return _systemctl("start", 900)
+    verb = "restart" if _running() and not galera.healthy(status()) else "start"
+    if not donor:
+        return _systemctl(verb, 900)
+    # Debian's unit passes $MYSQLD_OPTS to mariadbd (galera_new_cluster sets its own
+    # variable the same way); unset at once, so a later restart by systemd names no donor.
+    subprocess.run(["systemctl", "set-environment",
+                    "MYSQLD_OPTS=--wsrep_sst_donor=%s" % donor], check=False, timeout=30)
+    try:
+        return _systemctl(verb, 900)
+    finally:
+        subprocess.run(["systemctl", "unset-environment", "MYSQLD_OPTS"], check=False,
+                       timeout=30)
 
 
 def stop():
@@ -215,6 +226,19 @@ def render_config():
         salt ctl1 ha_galera.render_config
     """
     return galera.render_config(__salt__["ha_topology.get"](), __grains__["id"])
+
+
+def render_arbitrator():
+    """
+    The Galera arbitrator's config (``/etc/default/garb``) for the pillar's arbitrator.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt net1 ha_galera.render_arbitrator
+    """
+    return galera.render_arbitrator(__salt__["ha_topology.get"]())
 
 
 def config_path():

@@ -80,3 +80,25 @@ def backends():
         salt ctl1 ha_haproxy.backends
     """
     return loadbalancer.parse_stat_csv(_socket_command("show stat"))
+
+
+def drain(server):
+    """
+    Stop sending new connections to ``server`` in every backend that has it (haproxy's
+    ``drain`` state: established sessions finish). Returns the backends changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_haproxy.drain ctl4
+    """
+    changed = []
+    for backend, servers in backends().items():
+        if server in servers:
+            out = _socket_command("set server %s/%s state drain" % (backend, server)).strip()
+            if out:
+                return {"result": False, "comment": "%s/%s: %s" % (backend, server, out)}
+            changed.append(backend)
+    return {"result": True, "comment": "draining %s in %s" % (server, ", ".join(changed))
+            if changed else "%s is in no backend here" % server, "backends": changed}

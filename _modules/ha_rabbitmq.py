@@ -165,8 +165,9 @@ def vhosts():
 
 def queues(vhost="/"):
     """
-    ``{queue: {"type", "leader", "messages"}}`` (``leader`` is the node holding a quorum
-    queue's leader, or a classic queue's master).
+    ``{queue: {"type", "leader", "members", "messages"}}`` (``leader`` is the node holding a
+    quorum queue's leader, or a classic queue's master; ``members``, a quorum queue's
+    replicas).
 
     CLI Example:
 
@@ -174,12 +175,52 @@ def queues(vhost="/"):
 
         salt ctl1 ha_rabbitmq.queues
     """
-    code, out, err = _ctl("list_queues", "-p", vhost, "name", "type", "leader", "messages",
-                          "--formatter", "json")
+    code, out, err = _ctl("list_queues", "-p", vhost, "name", "type", "leader", "members",
+                          "messages", "--formatter", "json")
     if code != 0:
         raise RuntimeError(err)
     return {q["name"]: {"type": q["type"], "leader": rabbitmq.short(q["leader"] or ""),
+                        "members": [rabbitmq.short(m) for m in q.get("members") or []
+                                    if isinstance(m, str)],
                         "messages": q["messages"]} for q in json.loads(out)}
+
+
+def _queues_cmd(verb, node, *extra):
+    try:
+        res = subprocess.run(["rabbitmq-queues", verb, rabbitmq.node_name(node)] + list(extra),
+                             capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"result": False, "comment": "rabbitmq-queues %s: %s" % (verb, exc)}
+    return {"result": res.returncode == 0,
+            "comment": (res.stdout if res.returncode == 0 else res.stderr).strip()[-2000:]}
+
+
+def grow(node):
+    """
+    Add a replica on ``node`` to every quorum queue that lacks one (a member that joined
+    after the queues were declared).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_rabbitmq.grow ctl4
+    """
+    return _queues_cmd("grow", node, "all")
+
+
+def shrink(node):
+    """
+    Remove ``node``'s replica from every quorum queue (before the node leaves the cluster:
+    the queues keep their quorum among the members that stay).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl4 ha_rabbitmq.shrink ctl4
+    """
+    return _queues_cmd("shrink", node)
 
 
 def policies(vhost="/"):

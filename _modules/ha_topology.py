@@ -10,7 +10,7 @@ Requires the ``hastack`` package importable by the minion's Python
 """
 
 try:
-    from hastack import loadbalancer, topology
+    from hastack import loadbalancer, membership, topology
 
     HAS_HASTACK = True
 except ImportError:
@@ -110,3 +110,18 @@ def lb_nodes():
         salt-call ha_topology.lb_nodes
     """
     return loadbalancer.lb_nodes(_topo())
+
+
+def mark(name=None):
+    """
+    The membership mark hastack keeps on this node (the ``hastack`` grain): the cluster's
+    name, the parts it runs and their units. A marked minion the pillar no longer names is
+    drained by ``salt-run hastack.drain_departed`` (hastack/membership.py).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_topology.mark
+    """
+    return membership.mark(_topo(), name or __grains__["id"])

@@ -19,7 +19,7 @@ import salt.pillar
 import salt.utils.minions
 
 try:
-    from hastack import galera, loadbalancer, topology, vip
+    from hastack import galera, loadbalancer, membership, topology, vip
 
     HAS_HASTACK = True
 except ImportError:
@@ -138,9 +138,9 @@ class _Galera:
     def start(self, node, fun):
         self.start_all([node], fun)
 
-    def start_all(self, nodes, fun):
+    def start_all(self, nodes, fun, arg=()):
         """``fun`` on every node of ``nodes`` at once; each must succeed."""
-        answers = self.call(nodes, fun, timeout=900)
+        answers = self.call(nodes, fun, arg, timeout=900)
         failed = {n: answers.get(n) for n in nodes
                   if not (isinstance(answers.get(n), dict) and answers[n].get("result"))}
         if failed:
@@ -254,9 +254,12 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                        if not (reports.get(n) is not None and reports[n].running
                                and reports[n].synced and reports[n].primary)]
             if joiners:
-                say("%s: joining" % ", ".join(joiners))
+                synced = [n for n, r in reports.items() if r.running and r.synced and r.primary]
+                donor = galera.sst_donors(members, synced)
+                say("%s: joining%s" % (", ".join(joiners),
+                                       " (donors %s)" % donor if donor else ""))
                 acted.extend("joined %s" % name for name in joiners)
-                cluster.start_all(joiners, "ha_galera.join")
+                cluster.start_all(joiners, "ha_galera.join", [donor] if donor else [])
                 for name in joiners:
                     status = cluster.wait_synced(name, timeout=timeout)
                     say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
@@ -269,6 +272,86 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                                                      time.monotonic() - started))
     out["seconds"] = round(time.monotonic() - started, 1)
     return out
+
+
+def drain_departed(dry_run=False, timeout=600, minion=None):
+    """
+    Drain every node the pillar no longer names but that still carries this cluster's
+    membership mark, before the remaining nodes are reconfigured (``orch.deploy`` calls this
+    right after validating). The order and the reasons are in hastack/membership.py. A
+    departed node that does not answer is drained from the remaining members' side; the
+    steps that would run on it are reported as skipped. Stops at the first failed step.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.drain_departed dry_run=True
+        salt-run hastack.drain_departed
+    """
+    topo = _pillar(minion).get("hastack") or {}
+    started = time.monotonic()
+    steps = []
+
+    def say(msg):
+        msg = "+%.1fs %s" % (time.monotonic() - started, msg)
+        steps.append(msg)
+        print("[membership] " + msg)
+
+    name = topo.get("cluster_name", "hastack")
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        marks = client.cmd("%s:cluster:%s" % (membership.MARK_GRAIN, name), "grains.get",
+                           [membership.MARK_GRAIN], tgt_type="grain", timeout=10)
+        gone = membership.departed(topo, marks)
+        if not gone:
+            say("no departed node: every node marked for cluster %s is in the pillar" % name)
+            return {"result": True, "departed": [], "steps": steps}
+        out = {"result": True, "departed": gone, "steps": steps}
+        for node in gone:
+            plan = membership.drain_plan(topo, node, marks[node])
+            say("%s left the pillar (it ran %s): %d steps"
+                % (node, ", ".join(marks[node].get("parts", [])) or "nothing", len(plan)))
+            for step in plan:
+                where = step["on"] if isinstance(step["on"], list) else [step["on"]]
+                if dry_run:
+                    say("would: %s (%s on %s)" % (step["what"], step["fun"], ", ".join(where)))
+                    continue
+                got = client.cmd(where, step["fun"], step["args"], tgt_type="list",
+                                 timeout=timeout, kwarg=step["kwargs"])
+                failed = {}
+                for target in where:
+                    ret = got.get(target)
+                    if target not in got:
+                        if target == node:
+                            say("skipped (%s does not answer): %s" % (node, step["what"]))
+                            continue
+                        failed[target] = "no answer"
+                    elif _step_failed(ret):
+                        failed[target] = ret
+                if failed:
+                    say("FAILED: %s: %s" % (step["what"], failed))
+                    out["result"] = False
+                    return _fail(out)
+                if all(t in got for t in where):
+                    say(step["what"])
+            say("%s drained: left alone" % node)
+    out["seconds"] = round(time.monotonic() - started, 1)
+    return out
+
+
+def _step_failed(ret):
+    """A drain step's answer that says it failed: False, text (every step's function returns
+    a bool or a dict; text is Salt's error: an exception, a function not available), a list
+    (a state that did not compile), a ``result: False`` dict or a state run with a failed
+    state."""
+    if ret is False or isinstance(ret, (str, list)):
+        return True
+    if isinstance(ret, dict):
+        if ret.get("result") is False:
+            return True
+        states = [v for v in ret.values() if isinstance(v, dict) and "result" in v]
+        return any(v["result"] is False for v in states)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -743,9 +826,12 @@ def _heal_view(client, topo, event):
              "rabbitmq": lambda: services["rabbitmq"]["nodes"],
              "vip": lambda: loadbalancer.lb_nodes(topo)}[kind]()
     nodes = list(dict.fromkeys(nodes))
-    pings = client.cmd(nodes, "test.ping", tgt_type="list", timeout=2, gather_job_timeout=2)
-    answering = [n for n in nodes if pings.get(n) is True]
-    view = {"answering": answering}
+    # The ping asks for the rolled-out grain: any answer means up, True means healable.
+    pings = client.cmd(nodes, "grains.get", [_heal.ROLLED_OUT_GRAIN], tgt_type="list",
+                       timeout=2, gather_job_timeout=2)
+    answering = [n for n in nodes if n in pings]
+    view = {"answering": answering,
+            "rolled_out": [n for n in answering if pings.get(n) is True]}
     # A unit's own state is read on the node when acting (ha_heal.ensure_running): one
     # round trip, and no restart of a unit that came back meanwhile.
     if kind == "backend" and event.get("service") == "galera":

@@ -7,6 +7,8 @@ Corosync and Pacemaker from the topology pillar (``hastack:cluster``).
       ha_cluster.configured: []   # corosync.conf and the authkey, on every member
     cluster-ready:
       ha_cluster.ready: []        # quorate, every member online (waits for it)
+    cluster-forgotten:
+      ha_cluster.forgotten: []    # nodes no longer members leave Pacemaker's list, on one
     cluster-resources:
       ha_cluster.resources: []    # the crm batch, once, on one member
 
@@ -15,6 +17,7 @@ state's ``warnings``.
 """
 
 try:
+    from hastack import cluster
     from hastack import files as hfiles
 
     HAS_HASTACK = True
@@ -75,6 +78,31 @@ def ready(name="cluster", timeout=120):
     else:
         ret.update(result=False, comment="not ready after %s s: %s" % (
             timeout, "; ".join(st["problems"]) or "no DC elected"))
+    return _warn(ret)
+
+
+def forgotten(name="cluster-membership"):
+    """Nodes Pacemaker lists that the pillar no longer names, once offline (drained by
+    ``hastack.drain_departed``, then out of corosync.conf), are removed from its node list."""
+    ret = _ret(name)
+    mon = __salt__["ha_cluster.crm_mon"]()
+    if mon is None:
+        ret.update(result=False, comment="Pacemaker does not answer here")
+        return ret
+    gone = cluster.forget_plan(__salt__["ha_topology.get"](), mon)
+    if not gone:
+        ret["comment"] = "Pacemaker's nodes are the pillar's members"
+        return _warn(ret)
+    ret["changes"] = {"forgotten": gone}
+    if __opts__["test"]:
+        ret.update(result=None, comment="would remove %s from Pacemaker" % ", ".join(gone))
+        return _warn(ret)
+    for node in gone:
+        res = __salt__["ha_cluster.forget"](node)
+        if not res["result"]:
+            ret.update(result=False, changes={}, comment="%s: %s" % (node, res["comment"]))
+            return _warn(ret)
+    ret["comment"] = "removed %s from Pacemaker" % ", ".join(gone)
     return _warn(ret)
 
 

@@ -29,6 +29,21 @@ def _ret(name):
     return {"name": name, "result": True, "changes": {}, "comment": ""}
 
 
+def _each_node(ret, changes, nodes, fun, would, did):
+    """Run ``fun(node)`` for each node (unless test=True), stopping at the first failure."""
+    ret["changes"] = changes
+    if __opts__["test"]:
+        ret.update(result=None, comment="would %s %s" % (would, ", ".join(nodes)))
+        return ret
+    for node in nodes:
+        res = __salt__[fun](node)
+        if not res["result"]:
+            ret.update(result=False, changes={}, comment=res["comment"])
+            return ret
+    ret["comment"] = "%s %s" % (did, ", ".join(nodes))
+    return ret
+
+
 def clustered(name="rabbitmq"):
     """This node runs in the cluster of the seed (the first member in pillar order)."""
     ret = _ret(name)
@@ -51,6 +66,27 @@ def clustered(name="rabbitmq"):
     else:
         ret["comment"] = res["comment"]
     return ret
+
+
+def replicas_grown(name="rabbitmq-quorum-replicas"):
+    """Every quorum queue has a replica on every running member (a member that joined after
+    the queues were declared gets its replicas here)."""
+    ret = _ret(name)
+    topo = __salt__["ha_topology.get"]()
+    status = __salt__["ha_rabbitmq.status"]()
+    if status is None:
+        ret.update(result=False, comment="RabbitMQ does not answer on %s" % __grains__["id"])
+        return ret
+    plan = {}
+    for vhost in __salt__["ha_rabbitmq.vhosts"]():
+        for node, queues in rabbitmq.grow_plan(topo, status,
+                                               __salt__["ha_rabbitmq.queues"](vhost)).items():
+            plan.setdefault(node, []).extend("%s %s" % (vhost, q) for q in queues)
+    if not plan:
+        ret["comment"] = "every quorum queue has a replica on every running member"
+        return ret
+    return _each_node(ret, {"grown": plan}, list(plan), "ha_rabbitmq.grow",
+                      "grow quorum queues onto", "grew quorum queues onto")
 
 
 def users_managed(name="rabbitmq-users"):
@@ -113,14 +149,5 @@ def forgotten(name="rabbitmq-membership"):
         ret.update(result=False, comment="%s still running: stop RabbitMQ there first"
                    % ", ".join(running))
         return ret
-    ret["changes"] = {"forgotten": gone}
-    if __opts__["test"]:
-        ret.update(result=None, comment="would forget " + ", ".join(gone))
-        return ret
-    for node in gone:
-        res = __salt__["ha_rabbitmq.forget"](node)
-        if not res["result"]:
-            ret.update(result=False, changes={}, comment=res["comment"])
-            return ret
-    ret["comment"] = "forgot " + ", ".join(gone)
-    return ret
+    return _each_node(ret, {"forgotten": gone}, gone, "ha_rabbitmq.forget", "forget",
+                      "forgot")

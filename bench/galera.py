@@ -74,7 +74,7 @@ def main():
         sys.exit(res.stdout + res.stderr)
     recovery = time.monotonic() - t
     print(res.stdout, file=sys.stderr)
-    lost = writer.lost(connect)
+    lost = writer.lost(connect, MEMBERS)
     print(json.dumps({
         "galera_deploy_s": deploy,
         "single_node_rejoin_s": round(rejoin, 1),

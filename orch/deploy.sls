@@ -1,5 +1,6 @@
 {#- salt-run state.orchestrate orch.deploy: the ordered rollout from the topology pillar.
-    validate; common; load balancers and VIPs; Galera; RabbitMQ; Keystone on one controller,
+    validate; drain the nodes that left the pillar; common; load balancers and VIPs; Galera
+    (and its arbitrator); RabbitMQ; Keystone on one controller,
     then the others; the catalog. Each step requires the one before it and waits for its
     health, so a failure stops the rollout at the step that failed. A second run changes
     nothing. #}
@@ -26,6 +27,15 @@ hastack-pillar-refresh:
     - require:
       - salt: hastack-validate
 
+{#- A node the pillar no longer names is drained first (VIPs, haproxy, Pacemaker, RabbitMQ,
+    Galera, Corosync: hastack/membership.py), while the others still count it as a member. #}
+hastack-drain-departed:
+  salt.runner:
+    - name: hastack.drain_departed
+    - failhard: True
+    - require:
+      - salt: hastack-pillar-refresh
+
 hastack-common:
   salt.state:
     - tgt: {{ nodes | join(',') }}
@@ -34,9 +44,21 @@ hastack-common:
     - sls: common
     - failhard: True
     - require:
-      - salt: hastack-pillar-refresh
+      - salt: hastack-drain-departed
 
 {%- if topo.get('vips') %}
+
+{#- keepalived's peers first, where it runs (a new load balancer must not start before its
+    peers send it adverts: salt/loadbalancer/peers.sls), then the whole layer everywhere. #}
+hastack-loadbalancer-peers:
+  salt.state:
+    - tgt: {{ lb | join(',') }}
+    - tgt_type: list
+    - expect_minions: True
+    - sls: loadbalancer.peers
+    - failhard: True
+    - require:
+      - salt: hastack-common
 
 hastack-loadbalancer:
   salt.state:
@@ -46,7 +68,7 @@ hastack-loadbalancer:
     - sls: loadbalancer
     - failhard: True
     - require:
-      - salt: hastack-common
+      - salt: hastack-loadbalancer-peers
 
 hastack-vips-held:
   salt.runner:
@@ -77,6 +99,31 @@ hastack-galera-up:
     - failhard: True
     - require:
       - salt: hastack-galera
+{%- set arbitrator = galera.get('arbitrator') %}
+{%- set not_arbitrator = nodes | reject('in', galera.nodes + [arbitrator]) | list %}
+{%- if arbitrator %}
+
+{#- garbd joins the members' group once they are up: a vote, no data. #}
+hastack-galera-arbitrator:
+  salt.state:
+    - tgt: {{ arbitrator }}
+    - sls: galera.arbitrator
+    - failhard: True
+    - require:
+      - salt: hastack-galera-up
+{%- endif %}
+{%- if not_arbitrator %}
+
+{#- A node that was the arbitrator and no longer is stops garbd (a clean leave). #}
+hastack-galera-arbitrator-elsewhere:
+  salt.state:
+    - tgt: {{ not_arbitrator | join(',') }}
+    - tgt_type: list
+    - sls: galera.arbitrator_removed
+    - failhard: True
+    - require:
+      - salt: hastack-galera-up
+{%- endif %}
 {%- endif %}
 {%- set rabbit = topo.get('services', {}).get('rabbitmq') %}
 {%- if rabbit %}

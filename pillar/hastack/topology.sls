@@ -36,6 +36,7 @@ hastack:
       mode: tcp
       single_writer: true            # one active writer, the others backups
       check: {port: 9200, path: /, expect: 200}
+      # sync_wait: 1                 # OpenStack services' reads wait for every earlier commit
     rabbitmq:
       nodes: [ctl1, ctl2, ctl3]        # the first is the seed the others join
       port: 5672

@@ -41,3 +41,11 @@ hastack-timesync:
     - require:
       - service: hastack-timesync-enabled
 {%- endif %}
+
+{#- The membership mark: what this node runs for this cluster. Once the pillar stops naming
+    the node, salt-run hastack.drain_departed finds it by this grain and drains it. #}
+hastack-mark:
+  grains.present:
+    - name: hastack
+    - value: {{ salt['ha_topology.mark']() | json }}
+    - force: True

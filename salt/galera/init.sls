@@ -44,6 +44,24 @@ hastack-galera-enabled:
   service.enabled:
     - name: mariadb
 
+{#- A crashed MariaDB (Restart=on-abnormal: a signal, not a clean stop) restarts after 1 s,
+    not the package's 5 s; it rejoins by IST. galera_recover starts MariaDB with systemctl,
+    so the drop-in is loaded here, without touching a running server. #}
+hastack-galera-restart-soon:
+  file.managed:
+    - name: /etc/systemd/system/mariadb.service.d/hastack-restart.conf
+    - makedirs: True
+    - contents: |
+        # Managed by hastack: restart a crashed MariaDB after 1 s (the package waits 5 s).
+        [Service]
+        RestartSec=1
+
+hastack-galera-restart-soon-loaded:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: hastack-galera-restart-soon
+
 hastack-galera-health-unit:
   file.managed:
     - name: /etc/systemd/system/hastack-galera-health.service

@@ -6,3 +6,12 @@ hastack-heal-beacon:
     - name: ha_health
     - save: True
     - interval: 1
+
+{#- The master heals this node from now on (hastack/heal.py: ROLLED_OUT_GRAIN); until this
+    last step of orch.deploy, a node being added is the rollout's. #}
+hastack-heal-rolled-out:
+  grains.present:
+    - name: hastack_healing
+    - value: True
+    - require:
+      - beacon: hastack-heal-beacon

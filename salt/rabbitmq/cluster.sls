@@ -6,3 +6,8 @@ hastack-rabbitmq-users:
   ha_rabbitmq.users_managed:
     - require:
       - ha_rabbitmq: hastack-rabbitmq-membership
+
+hastack-rabbitmq-quorum-replicas:
+  ha_rabbitmq.replicas_grown:
+    - require:
+      - ha_rabbitmq: hastack-rabbitmq-membership

@@ -59,6 +59,8 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
+from hastack import topology
+
 MANAGED = "Managed by hastack from the hastack pillar; local changes are overwritten."
 COROSYNC_CONF = "/etc/corosync/corosync.conf"
 AUTHKEY = "/etc/corosync/authkey"
@@ -85,10 +87,6 @@ KINDS = ("vip", "systemd", "agent")
 
 def _field(*parts):
     return ":".join(["hastack", "cluster"] + [str(p) for p in parts])
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def settings(topo):
@@ -559,6 +557,14 @@ def parse_quorumtool(text):
     return out
 
 
+def forget_plan(topo, mon):
+    """Nodes Pacemaker still lists that are no longer members and are offline (a member
+    removed from the pillar, drained and stopped): to be removed from its node list."""
+    wanted = set(members(topo))
+    return sorted(n for n, facts in mon["nodes"].items()
+                  if n not in wanted and not facts.get("online"))
+
+
 def summary(topo, mon, quorumtool=None):
     """The cluster as the status wants it, from one node's :func:`parse_crm_mon` (and
     :func:`parse_quorumtool`): ``{"ok", "quorate", "online", "offline", "resources",
@@ -800,7 +806,7 @@ def validate(topo, errors):
     for key, low, high in (("token", 100, 60000), ("token_coefficient", 0, 10000),
                            ("dc_deadtime", 1, 600), ("stickiness", 0, 1000000)):
         value = cfg.get(key, DEFAULTS[key])
-        if not _is_int(value) or not low <= value <= high:
+        if not topology.is_int(value) or not low <= value <= high:
             errors.append("%s: %r is not a whole number from %d to %d%s"
                           % (_field(key), value, low, high,
                              " (ms)" if key.startswith("token") else

@@ -34,6 +34,7 @@ Everything here is pure. ``_modules/ha_galera.py`` gathers reports on a node,
 """
 
 import re
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 
 NO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -215,6 +216,49 @@ def healthy(status):
     return bool(status and status["synced"] and status["primary"] and status["ready"])
 
 
+# What OpenStack services' database sessions ask of Galera (oslo.db's
+# ``mysql_wsrep_sync_wait``, ``hastack:services:galera:sync_wait``). A member applies the
+# writesets other members committed a little after they committed; haproxy sends every client
+# to one writer, but after a failback new connections reach the returning node while pooled
+# ones still write to the backup, and a plain read there can miss a row another connection
+# has just committed. 1: every read first waits until this member has applied all that was
+# committed before it (a round of group communication per read). 0 turns it off.
+SYNC_WAIT_DEFAULT = 1
+
+
+def client_sync_wait(topo):
+    """``wsrep_sync_wait`` for the services' sessions (0-15, a bit mask; 1 = reads)."""
+    return topo["services"]["galera"].get("sync_wait", SYNC_WAIT_DEFAULT)
+
+
+def client_url(topo, user, password, database):
+    """SQLAlchemy URL of a service's database, through the database VIP (one writer)."""
+    from hastack import loadbalancer    # it imports the topology, which imports this
+
+    svc = topo["services"]["galera"]
+    host = str(topo["vips"][loadbalancer.service_vips(svc)[0]]["address"])
+    return "mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8mb4" % (
+        user, urllib.parse.quote(password, safe=""), host, svc.get("frontend_port", svc["port"]),
+        database)
+
+
+def client_config(topo, url):
+    """The ``[database]`` section of an OpenStack service's config (oslo.db)."""
+    return [
+        "[database]",
+        "connection = %s" % url,
+        "# Through the database VIP: a writer failover drops connections; reconnect and",
+        "# retry instead of failing the request, and recycle idle connections before",
+        "# haproxy's 8 h timeout.",
+        "max_retries = -1",
+        "retry_interval = 1",
+        "connection_recycle_time = 3600",
+        "# Reads wait until this Galera member has applied every earlier commit (after a",
+        "# writer failback, pooled and new connections reach different members).",
+        "mysql_wsrep_sync_wait = %d" % client_sync_wait(topo),
+    ]
+
+
 SST_METHODS = ("rsync", "mariabackup")
 
 
@@ -224,6 +268,16 @@ def sst_user_sql(password):
     return ["CREATE USER IF NOT EXISTS 'sst'@'localhost' IDENTIFIED BY '%s'" % quoted,
             "ALTER USER 'sst'@'localhost' IDENTIFIED BY '%s'" % quoted,
             "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'sst'@'localhost'"]
+
+
+def sst_donors(members, synced):
+    """``wsrep_sst_donor`` for a node joining a running cluster, or None: the Synced members
+    haproxy does not write to (single_writer sends every write to the first member), last in
+    pillar order first, and a trailing comma so any member may donate when those cannot. A
+    donor pauses or lags while it sends; the writer should not. Chosen per join, not in the
+    config: joiners starting together would each name the other and wait forever."""
+    others = [m for m in reversed(members[1:]) if m in synced]
+    return ",".join(others) + "," if others else None
 
 
 def render_config(topo, node):
@@ -259,6 +313,27 @@ def render_config(topo, node):
     if method == "mariabackup":
         lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])
     return "\n".join(lines) + "\n"
+
+
+ARBITRATOR_PORT = 4567
+
+
+def render_arbitrator(topo):
+    """``/etc/default/garb`` for the arbitrator (``hastack:services:galera:arbitrator``):
+    garbd votes in the group so an even number of members keeps a majority when half of
+    them fail; it holds no data and serves no client."""
+    svc = topo["services"]["galera"]
+    node = svc["arbitrator"]
+    members = ",".join("%s:%d" % (topo["nodes"][m]["address"], ARBITRATOR_PORT)
+                       for m in svc["nodes"])
+    return "\n".join([
+        "# Managed by hastack from the hastack pillar; local changes are overwritten.",
+        'GALERA_NODES="%s"' % members,
+        'GALERA_GROUP="%s"' % topo.get("cluster_name", "hastack"),
+        'GALERA_OPTIONS="gmcast.listen_addr=tcp://%s:%d"' % (topo["nodes"][node]["address"],
+                                                            ARBITRATOR_PORT),
+        "",
+    ])
 
 
 def _quote(value):

@@ -32,6 +32,8 @@ Safety rules, in the order they apply:
 - A RabbitMQ partition: the nodes outside the largest side (ties: the side with the seed) are
   restarted, so they rejoin; an alarm (memory, disk) is reported, never "healed" by restart.
 - A haproxy backend DOWN: the service's unit is restarted on that backend node.
+- Only on nodes orch.deploy has rolled out (:data:`ROLLED_OUT_GRAIN`): a node being added is
+  left to the rollout, so healing never starts a joiner's MariaDB or a unit not yet installed.
 
 Pure: events and history in, decisions out. ``_beacons/ha_health.py`` and the runner
 ``hastack.heal`` are the Salt sides.
@@ -50,6 +52,13 @@ BEACON_DEFAULTS = {
     "refire": 15,             # a persisting problem is reported again this often
     "rabbitmq_every": 10,     # rabbitmqctl is slow: check RabbitMQ this often
 }
+
+# A node is healed once orch.deploy has rolled it out: its last step, the heal state, sets
+# this grain (a membership drain removes it first). Before that, a node being added is the
+# rollout's: a backend DOWN there means "not deployed yet", not "crashed".
+ROLLED_OUT_GRAIN = "hastack_healing"
+NOT_ROLLED_OUT = ("%s: not rolled out yet (no hastack_healing grain: orch.deploy has not "
+                  "finished there); the rollout, not healing, starts it")
 
 # Units hastack starts, by service; Galera's mariadb is handled as Galera, not a unit.
 SERVICE_UNITS = {
@@ -161,6 +170,8 @@ def plan(topo, event, view):
         if node not in view.get("answering", [node]):
             return {"action": "none", "reason": "%s does not answer (down or cut off): "
                                                 "nothing to restart there" % node}
+        if node not in view.get("rolled_out", [node]):
+            return {"action": "none", "reason": NOT_ROLLED_OUT % node}
         return {"action": "restart", "node": node, "unit": unit}
     if kind == "galera":
         members = list(topo["services"]["galera"]["nodes"])
@@ -170,13 +181,20 @@ def plan(topo, event, view):
                                           and (statuses.get(n) or {}).get("synced"))]
         if not out:
             return {"action": "none", "reason": "every member is Synced in a Primary component"}
+        pending = [n for n in members if n not in view.get("rolled_out", members)]
         if primary:
             answering = view.get("answering", members)
-            joiners = [n for n in out if n in answering and n not in primary]
+            joiners = [n for n in out if n in answering and n not in primary
+                       and n not in pending]
+            if not joiners and pending:
+                return {"action": "none", "reason": NOT_ROLLED_OUT % ", ".join(pending)}
             if not joiners:
                 return {"action": "none", "reason": "members out of the Primary component do "
                                                     "not answer (%s)" % ", ".join(out)}
             return {"action": "galera_join", "nodes": joiners}
+        if pending:
+            return {"action": "none", "reason": NOT_ROLLED_OUT % ", ".join(pending)
+                    + "; orch.deploy brings Galera up"}
         silent = [n for n in members if n not in view.get("answering", members)]
         if silent:
             # As the galera resource agent does: the election needs every member's position.
@@ -202,7 +220,8 @@ def plan(topo, event, view):
     if kind == "rabbitmq":
         statuses = {n: s for n, s in view.get("rabbitmq", {}).items() if isinstance(s, dict)}
         alarms = sorted({a for s in statuses.values() for a in s.get("alarms", [])})
-        minority = rabbitmq_minority(topo, statuses)
+        minority = [n for n in rabbitmq_minority(topo, statuses)
+                    if n in view.get("rolled_out", [n])]
         if minority:
             return {"action": "restart", "nodes": minority, "unit": "rabbitmq-server",
                     "reason": "partitioned: %s outside the majority" % ", ".join(minority)}

@@ -28,7 +28,7 @@ import ipaddress
 import os
 import urllib.parse
 
-from hastack import loadbalancer
+from hastack import galera, loadbalancer
 
 VENV = "/opt/keystone"
 CONF_DIR = "/etc/keystone"
@@ -217,12 +217,8 @@ def describe(action):
 def db_url(topo):
     """SQLAlchemy URL of Keystone's database, through the database VIP (one writer)."""
     cfg = settings(topo)
-    galera = topo["services"]["galera"]
-    host = str(topo["vips"][loadbalancer.service_vips(galera)[0]]["address"])
-    port = galera.get("frontend_port", galera["port"])
-    password = urllib.parse.quote(topo["secrets"]["keystone_db_password"], safe="")
-    return "mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8mb4" % (
-        cfg["db_user"], password, host, port, cfg["db_name"])
+    return galera.client_url(topo, cfg["db_user"], topo["secrets"]["keystone_db_password"],
+                             cfg["db_name"])
 
 
 def db_client_host(topo):
@@ -247,14 +243,7 @@ def render_config(topo, node):
         "# Logs go to the journal (gunicorn's stderr).",
         "use_stderr = true",
         "",
-        "[database]",
-        "connection = %s" % db_url(topo),
-        "# Through the database VIP: a writer failover drops connections; reconnect and",
-        "# retry instead of failing the request, and recycle idle connections before",
-        "# haproxy's 8 h timeout.",
-        "max_retries = -1",
-        "retry_interval = 1",
-        "connection_recycle_time = 3600",
+    ] + galera.client_config(topo, db_url(topo)) + [
         "",
         "[token]",
         "provider = fernet",

@@ -221,11 +221,14 @@ def _http_retry_lines(svc):
     # A response that failed may have been acted on: retry only GET and HEAD (METH_GET), and
     # the paths the service declares safe to repeat (``retry_paths``: Keystone's
     # POST /v3/auth/tokens issues a Fernet token and stores nothing).
+    # A 500 is retried too: an API whose pooled database connection broke in a Galera writer
+    # failover answers 500 (oslo.db does not replay a query), and another server, or the
+    # same one with a fresh connection, answers.
     safe = "METH_GET"
     paths = svc.get("retry_paths") or []
     if paths:
         safe += " || { path %s }" % " ".join(paths)
-    return ["    retry-on conn-failure empty-response response-timeout 502 503 504",
+    return ["    retry-on conn-failure empty-response response-timeout 500 502 503 504",
             "    http-request disable-l7-retry unless %s" % safe]
 
 

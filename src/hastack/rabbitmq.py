@@ -77,6 +77,23 @@ def forget_plan(topo, status):
     return [n for n in status["nodes"] if n not in wanted]
 
 
+def grow_plan(topo, status, queues):
+    """Members running in the cluster that some quorum queue has no replica on:
+    ``{node: [queue, ...]}``. A quorum queue keeps the members it was declared with; a node
+    that joined later holds none of its replicas until it is grown onto it
+    (``rabbitmq-queues grow``). ``queues`` is what ``ha_rabbitmq.queues`` returns:
+    ``{name: {"type", "members"}}``."""
+    wanted = [n for n in members(topo) if n in status.get("running", [])]
+    out = {}
+    for name, q in sorted(queues.items()):
+        if q.get("type") != "quorum":
+            continue
+        for node in wanted:
+            if node not in q.get("members", []):
+                out.setdefault(node, []).append(name)
+    return out
+
+
 def users(topo):
     """``{name: {"password", "tags", "vhost"}}`` for every user hastack keeps."""
     secrets = topo.get("secrets", {})

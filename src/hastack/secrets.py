@@ -9,7 +9,7 @@ import secrets as _random
 
 import yaml
 
-from hastack import cluster, keystone, topology
+from hastack import cluster, keystone, neutron, topology
 
 # Keystone's Fernet and credential keys: lists of keys, identical on every controller.
 KEY_LISTS = (("keystone_fernet_keys", keystone.FERNET_KEYS),
@@ -27,10 +27,13 @@ def _fresh(key):
 
 def complete(existing=None, topo=None):
     """Return ``(secrets, added)``: ``existing`` with every missing or weak secret generated,
-    including a password per RabbitMQ user the topology ``topo`` declares."""
+    including a password per RabbitMQ user the topology ``topo`` declares and Neutron's
+    when it declares Neutron."""
     out = dict(existing or {})
     added = []
-    for key in topology.SECRETS:
+    services = (topo or {}).get("services") or {}
+    wanted = topology.SECRETS + (neutron.SECRETS if "neutron" in services else ())
+    for key in wanted:
         errors = topology.validate_secret(key, out.get(key))
         if errors:
             out[key] = _fresh(key)
@@ -43,7 +46,7 @@ def complete(existing=None, topo=None):
     if cluster.authkey_errors(out.get(cluster.AUTHKEY_SECRET)):
         out[cluster.AUTHKEY_SECRET] = cluster.new_authkey()
         added.append(cluster.AUTHKEY_SECRET)
-    users = ((topo or {}).get("services", {}).get("rabbitmq", {}) or {}).get("users") or {}
+    users = (services.get("rabbitmq") or {}).get("users") or {}
     passwords = dict(out.get("rabbitmq_users") or {})
     for name in sorted(users):
         if topology.validate_secret("rabbitmq_users:" + name, passwords.get(name)):

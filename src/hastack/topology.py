@@ -56,7 +56,7 @@ def _path(*parts):
     return ":".join(["hastack"] + [str(p) for p in parts])
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -96,7 +96,7 @@ def _node_list(value, field, nodes, errors):
 
 
 def _port(value, field, errors):
-    if not _is_int(value) or not 1 <= value <= 65535:
+    if not is_int(value) or not 1 <= value <= 65535:
         errors.append("%s: %r is not a TCP port (1-65535)" % (field, value))
         return None
     return value
@@ -175,7 +175,7 @@ def _check_vips(topo, subnet, nodes, errors):
             else:
                 addr_owner[addr] = name
         rid = vip.get("router_id")
-        if not _is_int(rid) or not 1 <= rid <= 255:
+        if not is_int(rid) or not 1 <= rid <= 255:
             errors.append("%s:router_id: %r is not a VRRP router id (1-255)" % (field, rid))
         elif rid in rid_owner:
             errors.append("%s:router_id: %d is already used by VIP %s; VRRP router ids must be "
@@ -202,6 +202,7 @@ def _check_services(topo, nodes, vips, errors):
         port = _port(svc.get("port"), field + ":port", errors)
         if name == "galera":
             _check_galera_size(svc, members, field, nodes, errors)
+            _check_galera_sync_wait(svc, field, errors)
             method = svc.get("sst_method", "rsync")
             if method not in galera.SST_METHODS:
                 errors.append("%s:sst_method: %r is not %s" % (field, method,
@@ -246,6 +247,14 @@ def _check_galera_size(svc, members, field, nodes, errors):
         errors.append("%s:nodes: %d Galera nodes%s is an even cluster that loses quorum when "
                       "half fail; use an odd number or set %s:arbitrator"
                       % (field, len(members), " plus an arbitrator" if arbitrator else "", field))
+
+
+def _check_galera_sync_wait(svc, field, errors):
+    """``sync_wait``: what the OpenStack services' sessions ask (galera.client_sync_wait)."""
+    sync_wait = svc.get("sync_wait", galera.SYNC_WAIT_DEFAULT)
+    if not is_int(sync_wait) or not 0 <= sync_wait <= 15:
+        errors.append("%s:sync_wait: %r is not a wsrep_sync_wait value (0-15; 1 = reads wait "
+                      "for every earlier commit)" % (field, sync_wait))
 
 
 def _check_common(topo, errors):
@@ -318,12 +327,13 @@ def validate(topo):
     _check_common(topo, errors)
     _check_secrets(topo, errors)
     # These read the topology too: import here, not at the top.
-    from hastack import cluster, drbd, heal, keystone, loadbalancer, rabbitmq
+    from hastack import cluster, drbd, heal, keystone, loadbalancer, neutron, rabbitmq
 
     loadbalancer.validate(topo, errors)
     rabbitmq.validate(topo, errors)
     drbd.validate(topo, errors)
     keystone.validate(topo, errors)
+    neutron.validate(topo, errors)
     cluster.validate(topo, errors)
     heal.validate(topo, errors)
     return errors

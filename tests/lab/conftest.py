@@ -24,7 +24,12 @@ def healing_paused(lab):
     lab.salt_run("hastack.heal_resume")
 
 
+LAST = ["test_membership", "test_stale"]
+
+
 def pytest_collection_modifyitems(items):
-    """test_stale.py kills the shared lab to test `hastack lab up` on what is left: it runs
-    after every other lab test, whatever the file order."""
-    items.sort(key=lambda item: item.module.__name__ == "test_stale")
+    """test_membership.py grows and shrinks the shared lab, and test_stale.py kills it to
+    test `hastack lab up` on what is left: they run after every other lab test, in that
+    order, whatever the file order."""
+    items.sort(key=lambda item: LAST.index(item.module.__name__) + 1
+               if item.module.__name__ in LAST else 0)

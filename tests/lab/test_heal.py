@@ -108,7 +108,7 @@ def test_a_full_galera_outage_comes_back_by_itself_with_every_row(lab):
     lab.wait_for(lambda: all(primary_of_size(lab, n) for n in MEMBERS), timeout=240,
                  what="a 3-node Primary with no human")
     print("full outage back in %.1f s" % (time.monotonic() - killed))
-    assert writer.lost(db) == []
+    assert writer.lost(db, MEMBERS) == []
     # The runner logs its heal once its own last check (every member Synced) is done, which
     # can be a little after this test saw the cluster whole.
     lab.wait_for(lambda: any(r["result"] == "healed"

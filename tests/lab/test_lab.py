@@ -31,7 +31,7 @@ def test_common_state_applied_and_idempotent(lab):
         assert failed == {}, node
         assert changed == {}, "%s: second run changed %s" % (node, changed)
     hosts = lab.sh("ctl1", "getent", "hosts", "net2").stdout.split()
-    assert hosts[0] == "198.18.10.15"
+    assert hosts[0] == "198.18.10.22"
     sysctl = lab.sh("net1", "sysctl", "-n", "net.ipv4.ip_nonlocal_bind").stdout.strip()
     assert sysctl == "1"
 

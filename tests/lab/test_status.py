@@ -54,7 +54,7 @@ def test_a_node_cut_off_is_named_until_it_is_healed(lab):
         assert any(p.startswith("node net2 ") and "down" in p for p in report["problems"])
         text = lab.salt_run("hastack.status", timeout=300)
         assert text.returncode != 0
-        assert "NOT GREEN" in text.stdout and "node net2 (198.18.10.15) is down" in text.stdout
+        assert "NOT GREEN" in text.stdout and "node net2 (198.18.10.22) is down" in text.stdout
     finally:
         hastack("lab", "heal", "net2")
     lab.wait_for(lambda: green(lab), timeout=240, what="hastack.status green after heal")

@@ -194,3 +194,15 @@ def test_health_prober_says_down_when_mariadb_does_not_answer():
         raise pymysql.err.OperationalError(2002, "can't connect")
 
     assert galera_health.Prober(connect=connect, max_age=0).status() is None
+
+
+def test_a_joiner_takes_its_state_from_the_members_written_to_last():
+    members = ["ctl1", "ctl2", "ctl3", "ctl4"]
+    assert galera.sst_donors(members, ["ctl1", "ctl2", "ctl3"]) == "ctl3,ctl2,"
+    # Only the writer is Synced (a first deploy): nothing to prefer, Galera picks it.
+    assert galera.sst_donors(members, ["ctl1"]) is None
+
+
+def test_the_config_names_no_donor(good):
+    """Joiners that start together (a first deploy) would each wait for the other."""
+    assert "wsrep_sst_donor" not in galera.render_config(good, "ctl2")

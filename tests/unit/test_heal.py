@@ -103,6 +103,26 @@ def test_galera_recovery_waits_for_every_member_to_report(good):
                       "reason": "no Primary component; waiting on ctl3 to report"}
 
 
+def test_a_node_being_rolled_out_is_left_to_the_rollout(good):
+    """A controller just added to the pillar: its backends are DOWN on the other load
+    balancers and its MariaDB is not started until orch.deploy gets there."""
+    rolled_out = ["ctl1", "ctl2"]
+    event = {"kind": "backend", "node": "ctl1", "service": "keystone", "server": "ctl3"}
+    action = heal.plan(good, event, {"answering": ALL, "rolled_out": rolled_out})
+    assert action["action"] == "none" and "ctl3: not rolled out yet" in action["reason"]
+    galera = {"answering": ALL, "rolled_out": rolled_out,
+              "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None}}
+    action = heal.plan(good, {"kind": "galera", "node": "ctl3"}, galera)
+    assert action["action"] == "none" and "ctl3: not rolled out yet" in action["reason"]
+    # Not even a full-outage recovery: the rollout's own galera_recover step does it.
+    galera["galera"] = {"ctl1": None, "ctl2": None, "ctl3": None}
+    assert heal.plan(good, {"kind": "galera", "node": "ctl1"}, galera)["action"] == "none"
+    # Once the rollout's last step marks it, it is healed like any other.
+    galera = dict(galera, rolled_out=ALL, galera={"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None})
+    assert heal.plan(good, {"kind": "galera", "node": "ctl3"}, galera) == {
+        "action": "galera_join", "nodes": ["ctl3"]}
+
+
 def test_a_healthy_galera_needs_nothing(good):
     view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": SYNCED}}
     assert heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)["action"] == "none"
@@ -195,7 +215,7 @@ def heal_runner(good, tmp_path, client, monkeypatch):
 
 
 def test_runner_restarts_then_damps_and_alerts_once(good, tmp_path, monkeypatch):
-    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
         "was": "inactive", "restarted": True, "active": False, "comment": "still down"}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     clock = [1000.0]
@@ -217,7 +237,7 @@ def test_runner_restarts_then_damps_and_alerts_once(good, tmp_path, monkeypatch)
 
 
 def test_runner_does_nothing_when_it_is_fixed_already(good, tmp_path, monkeypatch):
-    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
         "was": "active", "restarted": False, "active": True, "comment": "already active"}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     event = {"kind": "service", "id": "ctl2", "unit": "keystone"}
@@ -226,7 +246,7 @@ def test_runner_does_nothing_when_it_is_fixed_already(good, tmp_path, monkeypatc
 
 
 def test_runner_records_a_heal_that_worked(good, tmp_path, monkeypatch):
-    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
         "was": "failed", "restarted": True, "active": True, "comment": "restarted: active"}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     ret = runner.heal(data={"kind": "service", "id": "ctl2", "unit": "keystone"})
@@ -234,7 +254,7 @@ def test_runner_records_a_heal_that_worked(good, tmp_path, monkeypatch):
 
 
 def test_heal_reset_lets_healing_resume(good, tmp_path, monkeypatch):
-    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
         "was": "failed", "restarted": True, "active": False, "comment": "still down"}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     clock = [1000.0]
@@ -250,7 +270,7 @@ def test_heal_reset_lets_healing_resume(good, tmp_path, monkeypatch):
 
 
 def test_paused_healing_only_logs(good, tmp_path, monkeypatch):
-    client = FakeClient({"test.ping": lambda n: True, "ha_heal.ensure_running": lambda n: {
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
         "was": "failed", "restarted": True, "active": True, "comment": "restarted"}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     runner.heal_pause(reason="kernel upgrade")

@@ -24,6 +24,11 @@ def test_config_uses_the_database_vip_and_fernet_tokens(good):
     assert "key_repository = /etc/keystone/fernet-keys/" in conf
     assert "max_retries = -1" in conf
     assert "password_hash_rounds" not in conf
+    # Reads wait for every earlier commit (a failback puts pooled and new connections on
+    # different Galera members); the pillar may turn it off.
+    assert "mysql_wsrep_sync_wait = 1" in conf
+    good["services"]["galera"]["sync_wait"] = 0
+    assert "mysql_wsrep_sync_wait = 0" in keystone.render_config(good, "ctl2")
 
 
 def test_db_password_is_url_quoted(good):

@@ -20,9 +20,21 @@ def test_default_lab_addresses():
     topo = layout.make_topology(3, 2)
     assert topology.hosts_entries(topo) == {
         "ctl1": "198.18.10.11", "ctl2": "198.18.10.12", "ctl3": "198.18.10.13",
-        "net1": "198.18.10.14", "net2": "198.18.10.15"}
+        "net1": "198.18.10.21", "net2": "198.18.10.22"}
     assert topo["vips"]["api"]["address"] == "198.18.10.100"
     assert str(layout.HOST) == "198.18.10.1"
+
+
+def test_a_fourth_controller_keeps_every_other_address():
+    three, four = (topology.hosts_entries(layout.make_topology(n, 2)) for n in (3, 4))
+    assert four == dict(three, ctl4="198.18.10.14")
+
+
+def test_a_name_outside_the_lab_scheme_is_refused():
+    with pytest.raises(ValueError, match="ctl1..ctl9"):
+        layout.node_address("db7")
+    with pytest.raises(ValueError):
+        layout.node_address("ctl10")
 
 
 def test_two_controllers_use_a_network_node_as_arbitrator():

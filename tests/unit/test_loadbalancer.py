@@ -85,7 +85,7 @@ def test_haproxy_frontends_on_every_vip_and_backends_on_node_addresses(good):
     assert "    server ctl2 198.18.10.12:5000 check\n" in cfg
     assert "option httpchk GET /v3" in cfg and "http-check expect status 200" in cfg
     assert "retries 3" in cfg and "option redispatch 1" in cfg
-    assert "retry-on conn-failure empty-response response-timeout" in cfg
+    assert "retry-on conn-failure empty-response response-timeout 500 502 503 504" in cfg
     assert "http-request disable-l7-retry unless METH_GET" in cfg
     assert "stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners" in cfg
     assert "    bind 198.18.10.11:1936" in cfg

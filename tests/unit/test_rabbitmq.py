@@ -65,3 +65,18 @@ def test_secrets_generate_a_password_per_user(good):
     values, added = secrets.complete({}, good)
     assert "rabbitmq_users:openstack" in added
     assert len(values["rabbitmq_users"]["openstack"]) >= 16
+
+
+def test_a_member_that_joined_later_is_grown_onto_every_quorum_queue(good):
+    good["services"]["rabbitmq"]["nodes"] = ["ctl1", "ctl2", "ctl3"]
+    status = {"running": ["ctl1", "ctl2", "ctl3"]}
+    queues = {"orders": {"type": "quorum", "members": ["ctl1", "ctl2"]},
+              "events": {"type": "quorum", "members": ["ctl1", "ctl2", "ctl3"]},
+              "old": {"type": "classic", "members": []}}
+    assert rabbitmq.grow_plan(good, status, queues) == {"ctl3": ["orders"]}
+
+
+def test_a_member_not_running_is_not_grown_onto(good):
+    good["services"]["rabbitmq"]["nodes"] = ["ctl1", "ctl2", "ctl3"]
+    queues = {"orders": {"type": "quorum", "members": ["ctl1", "ctl2"]}}
+    assert rabbitmq.grow_plan(good, {"running": ["ctl1", "ctl2"]}, queues) == {}

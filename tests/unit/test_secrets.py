@@ -3,7 +3,7 @@ import stat
 
 import yaml
 
-from hastack import secrets, topology
+from hastack import neutron, secrets, topology
 
 
 def test_complete_generates_every_secret_valid():
@@ -32,3 +32,14 @@ def test_write_is_private_and_idempotent(tmp_path):
     assert open(path).read() == first
     doc = yaml.safe_load(first)
     assert set(doc["hastack"]["secrets"]) == set(secrets.GENERATED)
+
+
+def test_neutron_secrets_only_when_the_topology_has_neutron(good):
+    del good["secrets"]
+    _, added = secrets.complete({}, good)
+    assert not set(neutron.SECRETS) & set(added)
+    good["services"]["neutron"] = {"nodes": ["ctl1"], "port": 9696, "vip": "api"}
+    values, added = secrets.complete({}, good)
+    assert set(neutron.SECRETS) <= set(added)
+    for key in neutron.SECRETS:
+        assert topology.validate_secret(key, values[key]) == []

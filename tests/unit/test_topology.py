@@ -80,6 +80,8 @@ MALFORMED = [
      "hastack:services:galera:arbitrator", "not defined"),
     ("galera-sst-method", lambda t: t["services"]["galera"].update(sst_method="xtrabackup"),
      "hastack:services:galera:sst_method", "not rsync or mariabackup"),
+    ("galera-sync-wait", lambda t: t["services"]["galera"].update(sync_wait=16),
+     "hastack:services:galera:sync_wait", "not a wsrep_sync_wait value"),
     ("service-unknown-node", _set(["services", "rabbitmq", "nodes"], ["ctl1", "ctl2", "ctl7"]),
      "hastack:services:rabbitmq:nodes", "node 'ctl7' is not defined"),
     ("service-bad-port", _set(["services", "keystone", "port"], 70000),

@@ -5,15 +5,17 @@ The load, from the host:
 
 - Keystone: a token through the API VIP, one after the other (2 s timeout);
 - Galera: rows inserted through the database VIP one autocommit statement at a time; an id
-  is *acknowledged* when its commit returned;
+  is *acknowledged* when its commit returned, and *lost* when any member lacks it at the end
+  (read causally, ``wsrep_sync_wait``);
 - RabbitMQ: persistent messages published to a quorum queue, each *confirmed* by the
   broker; clients list every node.
 
 A scenario starts from a green plane (``hastack.status``) with no heal attempts counted,
 runs the load for a few seconds, injects its fault (and later undoes it, for a power-off or
-a partition), then waits until ``hastack.status`` is green again. Its figures: failed token
-requests, acknowledged rows missing from the table, confirmed messages missing from the
-queue, seconds until green (an upper bound: the status takes some seconds to gather), and
+a partition), then waits until ``hastack.status`` is green again. (The membership scenarios
+add a 4th controller and remove it again, with ``hastack lab up --controllers``.) The
+figures: failed token requests, acknowledged rows missing from the table, confirmed messages
+missing from the queue, seconds until green (an upper bound: the status takes some seconds to gather), and
 for a killed service the seconds until its unit was active again.
 
 Used by ``tests/chaos/`` (which assert no loss and a return to green) and
@@ -26,22 +28,25 @@ import secrets
 import threading
 import time
 
-
 from hastack import keystone
 from hastack.lab import load
-from hastack.lab.client import together
+from hastack.lab.client import hastack, together
 
 CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
 
 
 class TokenLoad(threading.Thread):
-    """Keystone tokens through the VIP, one at a time: (time, ok) for each request."""
+    """Keystone tokens through the VIP, one at a time: (time, ok) for each request.
+    ``connect_retries``: how often a connection that could not be opened is tried again
+    (keystoneauth's own retry, 0.5 s then 1 s apart); nothing was sent, so any client may."""
 
-    def __init__(self, topo):
+    def __init__(self, topo, connect_retries=0):
         super().__init__(daemon=True)
+        self.connect_retries = connect_retries
         self.url = keystone.auth_url(topo)
         self.password = topo["secrets"]["keystone_admin_password"]
         self.results = []
+        self.errors = []
         self.stopping = threading.Event()
 
     def run(self):
@@ -54,9 +59,11 @@ class TokenLoad(threading.Thread):
                                project_domain_id="default")
             t = time.monotonic()
             try:
-                ok = bool(ks_session.Session(auth=auth, timeout=2).get_token())
-            except Exception:  # noqa: BLE001 - every failure counts as a failed request
+                ok = bool(ks_session.Session(auth=auth, timeout=2,
+                                             connect_retries=self.connect_retries).get_token())
+            except Exception as exc:  # noqa: BLE001 - every failure counts as a failed request
                 ok = False
+                self.errors.append((t, "%s: %s" % (type(exc).__name__, str(exc)[:120])))
                 time.sleep(0.1)
             self.results.append((t, ok))
 
@@ -148,7 +155,8 @@ class Chaos:
         conn.close()
 
     # -- one scenario ------------------------------------------------------------------------
-    def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None):
+    def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None,
+            connect_retries=0):
         """Load, fault, (undo), back to green; returns the scenario's figures."""
         self.ready()
         if self.db is None:
@@ -158,7 +166,8 @@ class Chaos:
                  "CREATE OR REPLACE TABLE hastack_test.%s (id INT PRIMARY KEY)" % table)
         queue = "chaos-" + name
         self.fresh_queue(queue)
-        tokens, writer = TokenLoad(self.topo), load.Writer(self.db, "hastack_test." + table)
+        tokens = TokenLoad(self.topo, connect_retries)
+        writer = load.Writer(self.db, "hastack_test." + table)
         publisher = Publisher(self.amqp(), queue)
         for t in (tokens, writer, publisher):
             t.start()
@@ -170,7 +179,7 @@ class Chaos:
             old_pid = self._main_pid(*watch_unit)[1]
             watcher = threading.Thread(target=self._watch_unit,
                                        args=(watch_unit + (old_pid,), back), daemon=True)
-        t_fault = time.monotonic()
+        t_fault, fault_at = time.monotonic(), time.strftime("%H:%M:%S", time.gmtime())
         inject()
         if watcher:
             watcher.start()
@@ -186,17 +195,24 @@ class Chaos:
             t.stop()
         if watcher:
             watcher.join(timeout=60)
-        rows_lost = writer.lost(self.db)
+        rows_lost = writer.lost(self.db, self.topo["services"]["galera"]["nodes"])
         consumed = load.consume_all(self.amqp(), queue)
         out = {
             "token_requests": len(tokens.results),
             "token_failed": tokens.failed(),
+            # When they failed, in seconds since the fault, and why (the first 10).
+            "token_errors": [[round(t - t_fault, 1), why] for t, why in tokens.errors][:10],
             "rows_acked": len(writer.acked),
             "rows_lost": len(rows_lost),
+            # Which acknowledged ids each member lacked (the first 10), when any did.
+            "rows_lost_on": {n: ids[:10] for n, ids in writer.missing.items() if ids},
             "messages_confirmed": len(publisher.confirmed),
             "messages_lost": len(publisher.confirmed - consumed),
             "green_after_s": green_s,
+            "fault_at": fault_at,
         }
+        if connect_retries:
+            out["token_connect_retries"] = connect_retries
         if watch_unit:
             out["unit_back_s"] = back.get("seconds")
         if undo:
@@ -276,4 +292,16 @@ class Chaos:
         out.append(("all-controllers-power-loss",
                     dict(inject=self.power_off(*CONTROLLERS),
                          undo=self.power_on(*CONTROLLERS), undo_after=5.0)))
+        # Membership, with the user's commands: the figure is the whole step (boot, one
+        # orch.deploy; or the drain, one orch.deploy and the node's removal) until green.
+        # The token client retries a connection it could not open, as an OpenStack client
+        # may: the lab's 2 cores run six nodes, and Salt's own work on all of them at once
+        # (module sync, pillar refresh) has stalled a connect past 2 s.
+        out.append(("add-controller", dict(inject=self.resize(len(CONTROLLERS) + 1),
+                                           connect_retries=2)))
+        out.append(("remove-controller", dict(inject=self.resize(len(CONTROLLERS)),
+                                              connect_retries=2)))
         return out
+
+    def resize(self, controllers):
+        return lambda: hastack("lab", "up", "--controllers", str(controllers))

@@ -38,7 +38,8 @@ BASE_INCLUDE = ["systemd", "systemd-sysv", "dbus", "iproute2", "python3", "pytho
 # Baked in so a node needs no package mirror; every service stays disabled until Salt starts it.
 PACKAGES = [
     "haproxy", "keepalived",
-    "mariadb-server", "mariadb-client", "galera-4", "rsync", "mariadb-backup", "socat",
+    "mariadb-server", "mariadb-client", "galera-4", "galera-arbitrator-4", "rsync",
+    "mariadb-backup", "socat",
     "rabbitmq-server",
     "corosync", "pacemaker", "crmsh", "resource-agents",
     "systemd-timesyncd", "curl", "iputils-ping", "procps", "nftables", "less",
@@ -47,7 +48,8 @@ PACKAGES = [
 # would hold ports the services' own configs bind on chosen addresses.
 SERVICES_DISABLED = ["haproxy", "keepalived", "mariadb", "mariadb.socket", "rabbitmq-server",
                      "epmd.service", "epmd.socket", "corosync", "pacemaker", "logd",
-                     "systemd-timesyncd", "apt-daily.timer", "apt-daily-upgrade.timer"]
+                     "systemd-timesyncd", "apt-daily.timer", "apt-daily-upgrade.timer",
+                     "garb"]
 
 MINION_VENV = "/opt/salt"
 # The lab bind-mounts the checkout's src/ here, and the minion venv imports hastack from it:

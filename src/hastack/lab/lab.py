@@ -97,10 +97,9 @@ class Lab:
         old = self.saved()
         state = {"image": image_hash, "controllers": controllers, "network": network,
                  "nodes": {n: topo["nodes"][n]["address"] for n in names}}
-        for gone in [n for n in (old or {}).get("nodes", {}) if n not in names]:
-            self.progress("[lab] removing %s (not in the requested lab)" % gone)
-            self.node(gone, old).remove()
-            self.master.forget_minion(gone)
+        gone = [self.node(n, old) for n in (old or {}).get("nodes", {}) if n not in names]
+        if not deploy:
+            self.remove(gone)
         with open(self.state_file, "w") as f:
             json.dump(state, f, indent=1)
 
@@ -133,8 +132,17 @@ class Lab:
         if deploy:
             # The lab's own backends first, so haproxy finds them up when it starts.
             self.lab_services(topo)
+            # A node left out of the requested lab still runs: orch.deploy drains it (it is
+            # out of the pillar but carries the cluster's mark), then it is removed.
             self.deploy()
+            self.remove(gone)
         self.progress("[lab] up in %.1f s" % (time.monotonic() - started))
+
+    def remove(self, gone):
+        for node in gone:
+            self.progress("[lab] removing %s (not in the requested lab)" % node.name)
+            node.remove()
+            self.master.forget_minion(node.name)
 
     @property
     def topology_path(self):

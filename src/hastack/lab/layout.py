@@ -1,8 +1,9 @@
 """The lab's shape as data: node names, addresses, the bridge, and the topology pillar for it.
 
 Bridge ``habr0`` in 198.18.10.0/24 (198.18.0.0/15 is reserved for benchmarks, so the lab never
-collides with a real network): the host is .1, nodes are numbered from .11 (controllers first,
-then network nodes) and VIPs from .100.
+collides with a real network): the host is .1, controllers are numbered from .11, network nodes
+from .21 (so a lab grown or shrunk by a controller keeps every other node's address) and VIPs
+from .100.
 """
 
 import ipaddress
@@ -10,7 +11,8 @@ import ipaddress
 BRIDGE = "habr0"
 SUBNET = ipaddress.IPv4Network("198.18.10.0/24")
 HOST = SUBNET.network_address + 1
-FIRST_NODE = 11
+FIRST_ADDRESS = {"ctl": 11, "net": 21}
+MAX_PER_ROLE = 9
 FIRST_VIP = 100
 NODE_IFACE = "host0"      # the container end of systemd-nspawn's --network-bridge veth
 ECHO_PORT = 8080
@@ -29,9 +31,13 @@ def node_names(controllers, network):
             + ["net%d" % i for i in range(1, network + 1)])
 
 
-def node_address(index):
-    """Address of the node at 0-based position ``index`` in :func:`node_names`."""
-    return SUBNET.network_address + FIRST_NODE + index
+def node_address(name):
+    """A lab node's address, from its name alone: ctlN is .(10+N), netN is .(20+N)."""
+    prefix, number = name[:3], name[3:]
+    if prefix not in FIRST_ADDRESS or number not in [str(n) for n in range(1, MAX_PER_ROLE + 1)]:
+        raise ValueError("lab node %r: names are ctl1..ctl%d and net1..net%d"
+                         % (name, MAX_PER_ROLE, MAX_PER_ROLE))
+    return SUBNET.network_address + FIRST_ADDRESS[prefix] + int(number) - 1
 
 
 def host_veth(name):
@@ -47,8 +53,8 @@ def make_topology(controllers=3, network=2, drbd=False):
     names = node_names(controllers, network)
     ctls = names[:controllers]
     nodes = {}
-    for i, name in enumerate(names):
-        nodes[name] = {"address": str(node_address(i)),
+    for name in names:
+        nodes[name] = {"address": str(node_address(name)),
                        "roles": ["controller"] if name.startswith("ctl") else ["network"]}
     vip = SUBNET.network_address + FIRST_VIP
     galera = {"nodes": list(ctls), "port": 3306, "vip": "db", "mode": "tcp",

@@ -5,6 +5,8 @@ import time
 
 import pymysql
 
+from hastack.lab.layout import node_address
+
 
 class Writer(threading.Thread):
     """Inserts increasing ids into ``table`` through the database VIP, one autocommit
@@ -37,13 +39,25 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join()
 
-    def lost(self, connect, timeout=120):
-        """Acknowledged ids missing from the table now (the database may still be coming
-        back: connecting is retried for ``timeout`` seconds)."""
+    def lost(self, connect, nodes=None, timeout=120):
+        """Acknowledged ids missing from the table now, on any of ``nodes`` (lab node names;
+        None: whichever node the database VIP leads to). Each node is read causally
+        (``wsrep_sync_wait``): a node applies other members' writesets a little after they
+        committed, and a plain read there can miss the last ones without any being lost.
+        The database may still be coming back: connecting is retried for ``timeout`` seconds.
+        ``missing`` keeps what each node lacked."""
+        self.missing = {}
+        for name in nodes or [None]:
+            host = DB_VIP if name is None else str(node_address(name))
+            present = self._present(connect, host, timeout)
+            self.missing[name or DB_VIP] = sorted(set(self.acked) - present)
+        return sorted(set().union(*self.missing.values()))
+
+    def _present(self, connect, host, timeout):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = connect()
+                conn = connect(host)
                 break
             except (pymysql.MySQLError, OSError):
                 if time.monotonic() >= deadline:
@@ -51,11 +65,13 @@ class Writer(threading.Thread):
                 time.sleep(1)
         try:
             with conn.cursor() as cur:
+                # 1: a read waits until this node has applied every writeset committed in
+                # the cluster before it started.
+                cur.execute("SET SESSION wsrep_sync_wait = 1")
                 cur.execute("SELECT id FROM %s" % self.table)
-                present = {row[0] for row in cur.fetchall()}
+                return {row[0] for row in cur.fetchall()}
         finally:
             conn.close()
-        return sorted(set(self.acked) - present)
 
 
 DB_VIP = "198.18.10.101"
@@ -77,14 +93,14 @@ def database(node, password):
     """A database ``hastack_test`` with an empty table ``acked`` (a Writer counts from 1: rows
     an earlier writer left would refuse its inserts) and a user for the lab's subnet (its
     password replaced, so a lab reused from an earlier run works too); returns a function
-    that connects through the database VIP."""
+    that connects through the database VIP, or to the address it is given."""
     sql(node, "CREATE DATABASE IF NOT EXISTS hastack_test; "
         "CREATE OR REPLACE USER 'tester'@'198.18.10.%%' IDENTIFIED BY '%s'; "
         "GRANT ALL ON hastack_test.* TO 'tester'@'198.18.10.%%'; "
         "CREATE OR REPLACE TABLE hastack_test.acked (id INT PRIMARY KEY)" % password)
 
-    def connect():
-        return pymysql.connect(host=DB_VIP, user="tester", password=password,
+    def connect(host=DB_VIP):
+        return pymysql.connect(host=host, user="tester", password=password,
                                database="hastack_test", autocommit=True, connect_timeout=1,
                                read_timeout=3, write_timeout=3)
     return connect

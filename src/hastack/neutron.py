@@ -1,0 +1,660 @@
+"""Neutron (OpenStack networking): an active/active API, agents on the network nodes that
+survive the loss of one, and restarts that never take the last live agent of a kind away.
+
+The pillar (``hastack:services:neutron``)::
+
+    neutron:
+      nodes: [ctl1, ctl2, ctl3]        # controllers: the API (gunicorn), neutron-rpc-server
+      port: 9696                       # and neutron-periodic-workers
+      vip: api2                        # haproxy frontend; the catalog names it
+      check: {path: /, expect: 200}
+      workers: 2                       # gunicorn workers per controller
+      rpc_workers: 1
+      report_interval: 30              # agents' heartbeat (s) ...
+      agent_down_time: 75              # ... and when the server calls an agent dead (s)
+      rabbit_user: openstack           # a user of hastack:services:rabbitmq:users
+      agents:
+        nodes: [net1, net2]            # default: the nodes with role network
+        mode: active_active            # or active_passive
+        l3_ha: true                    # active_passive: false
+        max_l3_agents_per_router: 2
+        dhcp_agents_per_network: 2     # active_passive: 1
+        network_auto_schedule: true    # false keeps a DHCP agent without OVS quiet (lab)
+        metadata_host: 198.18.10.100   # nova's metadata API; default: nova's VIP, else ours
+        metadata_port: 8775
+
+Secrets: ``neutron_db_password``, ``neutron_service_password`` (the Keystone user
+``neutron``), ``neutron_metadata_secret``; the RabbitMQ password is
+``hastack:secrets:rabbitmq_users:<rabbit_user>``.
+
+How it is made highly available:
+
+- The API is stateless (``neutron.wsgi.api:application`` under gunicorn on each controller's
+  own address, behind haproxy on the VIP). The database is Galera through the database VIP,
+  with retries and causal reads (``galera.client_sync_wait``); the message bus is every
+  RabbitMQ member in ``transport_url`` with quorum queues.
+- Agents (L3, DHCP, metadata) run on the network nodes. ``active_active``: every node runs
+  all three; routers are HA (keepalived VRRP between ``max_l3_agents_per_router`` L3 agents)
+  and each network is served by ``dhcp_agents_per_network`` DHCP agents, so losing a node
+  loses no router or DHCP server. ``active_passive``: one node runs the agent group at a
+  time and hastack moves it on failure; the moved agents register as new agents on the new
+  host and the routers and networks are moved to them (:func:`reschedule_plan`; Neutron's
+  ``allow_automatic_*_failover`` does the same from the periodic workers).
+- A restart (an upgrade, a config change) goes one network node at a time
+  (:func:`rolling_plan`). Before each node: :func:`restart_blockers` must be empty (another
+  host has a live agent of every kind this node runs). After it: wait until
+  :func:`waiting_for` is empty: the node's agents are alive AND started after the restart,
+  because ``alive`` stays true for up to ``agent_down_time`` after an agent died.
+- When a network node is lost, :func:`reschedule_plan` says which routers and networks go
+  where; :func:`describe` gives the heal log one line per action. Agent units use
+  ``KillMode=process``: dnsmasq, keepalived and haproxy outlive an agent restart.
+
+Pure: the topology and Neutron's API answers in, config text and plans out.
+"""
+
+import datetime
+import urllib.parse
+
+from hastack import galera, keystone, loadbalancer, rabbitmq, topology
+
+VENV = "/opt/neutron"
+CONF_DIR = "/etc/neutron"
+CONF = CONF_DIR + "/neutron.conf"
+ML2_CONF = CONF_DIR + "/plugins/ml2/ml2_conf.ini"
+L3_CONF = CONF_DIR + "/l3_agent.ini"
+DHCP_CONF = CONF_DIR + "/dhcp_agent.ini"
+METADATA_CONF = CONF_DIR + "/metadata_agent.ini"
+WSGI_DIR = VENV + "/hastack"
+WSGI = WSGI_DIR + "/neutron_wsgi.py"
+STATE_DIR = "/var/lib/neutron"
+USER = "neutron"
+MANAGED = loadbalancer.MANAGED
+ROOT_HELPER = "env"     # the agents run as root (LAB-NOTES, "Neutron from PyPI")
+
+MODES = ("active_active", "active_passive")
+SECRETS = ("neutron_db_password", "neutron_service_password", "neutron_metadata_secret")
+L3, DHCP, METADATA = "L3 agent", "DHCP agent", "Metadata agent"
+KINDS = (L3, DHCP, METADATA)
+
+DEFAULTS = {
+    "region": None,                  # default: Keystone's region
+    "workers": 2,
+    "rpc_workers": 1,
+    "report_interval": 30,
+    "agent_down_time": 75,
+    "rabbit_user": "openstack",
+    "db_name": "neutron",
+    "db_user": "neutron",
+    "vni_ranges": "1:1000",
+}
+AGENT_DEFAULTS = {
+    "mode": "active_active",
+    "l3_ha": True,
+    "max_l3_agents_per_router": 2,
+    "dhcp_agents_per_network": 2,
+    "network_auto_schedule": True,
+    "metadata_host": None,
+    "metadata_port": 8775,
+}
+# One agent of each kind at a time: no VRRP pair, one DHCP server per network.
+PASSIVE_DEFAULTS = {"l3_ha": False, "dhcp_agents_per_network": 1}
+
+SERVER_UNITS = ("neutron-api", "neutron-rpc-server", "neutron-periodic-workers")
+AGENT_UNITS = ("neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent")
+AGENT_INI = {"neutron-l3-agent": L3_CONF, "neutron-dhcp-agent": DHCP_CONF,
+             "neutron-metadata-agent": METADATA_CONF}
+UNIT_DIR = "/etc/systemd/system"
+
+WSGI_WRAPPER = '''\
+# %s
+# Neutron parses sys.argv for its own options; under gunicorn it holds gunicorn's.
+import os
+import sys
+
+sys.argv = sys.argv[:1]
+os.environ["OS_NEUTRON_CONFIG_DIR"] = "%s"
+os.environ["OS_NEUTRON_CONFIG_FILES"] = "neutron.conf;plugins/ml2/ml2_conf.ini"
+
+from neutron.wsgi.api import application  # noqa: E402,F401
+''' % (MANAGED, CONF_DIR)
+
+
+# -- settings ------------------------------------------------------------------------------
+
+def settings(topo):
+    """``hastack:services:neutron`` with defaults filled in, ``agents`` included."""
+    svc = topo["services"]["neutron"]
+    out = dict(DEFAULTS, **svc)
+    if out["region"] is None:
+        ks = topo["services"].get("keystone")
+        out["region"] = keystone.settings(topo)["region"] if ks else "RegionOne"
+    out["agents"] = _agent_settings(topo, svc.get("agents") or {})
+    return out
+
+
+def _agent_settings(topo, given):
+    """``agents`` with defaults: the mode's, then the network nodes, then the pillar's."""
+    agents = dict(AGENT_DEFAULTS, nodes=topology.nodes_with_role(topo, "network"))
+    if given.get("mode") == "active_passive":
+        agents.update(PASSIVE_DEFAULTS)
+    agents.update(given)
+    return agents
+
+
+def _addr(topo, node):
+    return str(topo["nodes"][node]["address"])
+
+
+def _vip_addr(topo, svc):
+    return str(topo["vips"][loadbalancer.service_vips(svc)[0]]["address"])
+
+
+def server_nodes(topo):
+    return list(topo["services"]["neutron"]["nodes"])
+
+
+def agent_nodes(topo):
+    return list(settings(topo)["agents"]["nodes"])
+
+
+def concurrent_agents(topo):
+    """How many agents of a kind run at once: every agent node, or one (active_passive)."""
+    agents = settings(topo)["agents"]
+    return 1 if agents["mode"] == "active_passive" else len(agents["nodes"])
+
+
+# -- config text ---------------------------------------------------------------------------
+
+def db_url(topo):
+    """SQLAlchemy URL of Neutron's database, through the database VIP (one writer)."""
+    cfg = settings(topo)
+    return galera.client_url(topo, cfg["db_user"], topo["secrets"]["neutron_db_password"],
+                             cfg["db_name"])
+
+
+def transport_url(topo):
+    """Every RabbitMQ member, so a client reconnects to another when one goes."""
+    cfg = settings(topo)
+    user = rabbitmq.users(topo)[cfg["rabbit_user"]]
+    mq = topo["services"]["rabbitmq"]
+    cred = "%s:%s" % (urllib.parse.quote(cfg["rabbit_user"], safe=""),
+                      urllib.parse.quote(user["password"] or "", safe=""))
+    hosts = ",".join("%s@%s:%d" % (cred, _addr(topo, n), mq["port"]) for n in mq["nodes"])
+    vhost = user["vhost"]
+    return "rabbit://%s/%s" % (hosts, "" if vhost == "/" else urllib.parse.quote(vhost, safe=""))
+
+
+def metadata_host(topo):
+    """Nova's metadata API: ``agents:metadata_host``, else nova's VIP, else Neutron's."""
+    host = settings(topo)["agents"]["metadata_host"]
+    if host:
+        return str(host)
+    nova = topo["services"].get("nova") or {}
+    svc = nova if loadbalancer.service_vips(nova) else topo["services"]["neutron"]
+    return _vip_addr(topo, svc)
+
+
+def _common_lines(topo):
+    """[DEFAULT] lines every Neutron process shares (server and agents)."""
+    return [
+        "# " + MANAGED,
+        "[DEFAULT]",
+        "# Logs go to the journal.",
+        "use_stderr = true",
+        "state_path = %s" % STATE_DIR,
+        "# Every RabbitMQ member: a client moves to another when one goes.",
+        "transport_url = %s" % transport_url(topo),
+    ]
+
+
+def _tail_lines(topo):
+    """The sections after [DEFAULT] every Neutron process shares."""
+    quorum = topo["services"]["rabbitmq"].get("queues", "quorum") == "quorum"
+    return [
+        "",
+        "[oslo_messaging_rabbit]",
+        "rabbit_quorum_queue = %s" % ("true" if quorum else "false"),
+        "",
+        "[agent]",
+        "root_helper = %s" % ROOT_HELPER,
+        "report_interval = %d" % settings(topo)["report_interval"],
+        "",
+        "[oslo_concurrency]",
+        "lock_path = %s/lock" % STATE_DIR,
+    ]
+
+
+def _oslo(value):
+    """A value as oslo.config reads it back: ``$`` starts a substitution, ``$$`` is one."""
+    return str(value).replace("$", "$$")
+
+
+def _bool(value):
+    return "true" if value else "false"
+
+
+def _scheduling_lines(cfg):
+    agents = cfg["agents"]
+    return [
+        "# Agents are dead agent_down_time after their last report; the periodic workers",
+        "# then move their routers and networks to live agents.",
+        "agent_down_time = %d" % cfg["agent_down_time"],
+        "l3_ha = %s" % _bool(agents["l3_ha"]),
+        "max_l3_agents_per_router = %d" % agents["max_l3_agents_per_router"],
+        "dhcp_agents_per_network = %d" % agents["dhcp_agents_per_network"],
+        "allow_automatic_l3agent_failover = true",
+        "allow_automatic_dhcp_failover = true",
+        "network_auto_schedule = %s" % _bool(agents["network_auto_schedule"]),
+    ]
+
+
+def _database_lines(topo):
+    return [""] + galera.client_config(topo, db_url(topo))
+
+
+def _authtoken_lines(topo, cfg):
+    url = keystone.auth_url(topo)
+    return [
+        "",
+        "[keystone_authtoken]",
+        "www_authenticate_uri = %s" % url,
+        "auth_url = %s" % url,
+        "auth_type = password",
+        "project_domain_name = Default",
+        "user_domain_name = Default",
+        "project_name = service",
+        "username = neutron",
+        "password = %s" % _oslo(topo["secrets"]["neutron_service_password"]),
+        "region_name = %s" % cfg["region"],
+    ]
+
+
+def render_server_config(topo, node):
+    """neutron.conf for a controller (API, RPC server, periodic workers)."""
+    cfg = settings(topo)
+    nova = "nova" in topo["services"]
+    lines = _common_lines(topo) + [
+        "core_plugin = ml2",
+        "service_plugins = router",
+        "auth_strategy = keystone",
+        "# The paste pipeline pip installed with the venv.",
+        "api_paste_config = %s/etc/neutron/api-paste.ini" % VENV,
+        "rpc_workers = %d" % cfg["rpc_workers"],
+        "rpc_state_report_workers = 1",
+        "notify_nova_on_port_status_changes = %s" % _bool(nova),
+        "notify_nova_on_port_data_changes = %s" % _bool(nova),
+    ] + _scheduling_lines(cfg)
+    lines += _database_lines(topo) + _authtoken_lines(topo, cfg) + _tail_lines(topo)
+    lines += ["", "[oslo_middleware]", "enable_proxy_headers_parsing = true", ""]
+    return "\n".join(lines)
+
+
+def render_agent_base_config(topo, node):
+    """neutron.conf for a node that runs agents only: the bus, no database, no Keystone."""
+    return "\n".join(_common_lines(topo) + _tail_lines(topo) + [""])
+
+
+def render_ml2_config(topo):
+    """plugins/ml2/ml2_conf.ini: ML2 with Open vSwitch, VXLAN project networks."""
+    return "\n".join([
+        "# " + MANAGED,
+        "[ml2]",
+        "type_drivers = flat,vxlan",
+        "tenant_network_types = vxlan",
+        "mechanism_drivers = openvswitch",
+        "extension_drivers = port_security",
+        "",
+        "[ml2_type_flat]",
+        "flat_networks = *",
+        "",
+        "[ml2_type_vxlan]",
+        "vni_ranges = %s" % settings(topo)["vni_ranges"],
+        "",
+    ])
+
+
+def _ini(*lines):
+    return "\n".join(("# " + MANAGED, "[DEFAULT]") + lines +
+                     ("", "[agent]", "root_helper = %s" % ROOT_HELPER, ""))
+
+
+def render_agent_configs(topo, node):
+    """``{path: text}``: l3_agent.ini, dhcp_agent.ini, metadata_agent.ini for ``node``."""
+    agents = settings(topo)["agents"]
+    return {
+        L3_CONF: _ini("interface_driver = openvswitch"),
+        DHCP_CONF: _ini("interface_driver = openvswitch",
+                        "# Metadata for networks without a router.",
+                        "enable_isolated_metadata = true"),
+        METADATA_CONF: _ini("nova_metadata_host = %s" % metadata_host(topo),
+                            "nova_metadata_port = %d" % agents["metadata_port"],
+                            "metadata_proxy_shared_secret = %s"
+                            % _oslo(topo["secrets"]["neutron_metadata_secret"])),
+    }
+
+
+# -- systemd units -------------------------------------------------------------------------
+
+def unit_path(name):
+    return "%s/%s.service" % (UNIT_DIR, name)
+
+
+def _config_args(*paths):
+    return " ".join("--config-file %s" % p for p in paths)
+
+
+def _exec_start(topo, node, name):
+    if name == "neutron-api":
+        return ("%s/bin/gunicorn --no-control-socket --bind %s:%d --workers %d --timeout 120 "
+                "--graceful-timeout 10 --pythonpath %s neutron_wsgi:application"
+                % (VENV, _addr(topo, node), topo["services"]["neutron"]["port"],
+                   settings(topo)["workers"], WSGI_DIR))
+    if name in SERVER_UNITS:
+        return "%s/bin/%s %s" % (VENV, name, _config_args(CONF, ML2_CONF))
+    return "%s/bin/%s %s" % (VENV, name, _config_args(CONF, AGENT_INI[name]))
+
+
+def render_unit(topo, node, name):
+    """The systemd unit ``name`` (one of SERVER_UNITS or AGENT_UNITS) for ``node``."""
+    agent = name in AGENT_UNITS
+    lines = [
+        "# " + MANAGED,
+        "[Unit]",
+        "Description=OpenStack Networking %s, hastack" % name,
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "User=%s" % ("root" if agent else USER),
+        "Group=%s" % ("root" if agent else USER),
+        "ExecStart=%s" % _exec_start(topo, node, name),
+        "Restart=on-failure",
+        "RestartSec=1",
+        "TimeoutStopSec=30",
+    ]
+    if agent:
+        lines += ["# dnsmasq, keepalived and haproxy outlive an agent restart.",
+                  "KillMode=process"]
+    else:
+        lines += ["StateDirectory=neutron", "KillMode=mixed"]
+    return "\n".join(lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
+
+
+def files(topo, node):
+    """Every file Neutron needs on ``node``: ``{path: (text, mode, check, group)}``."""
+    out = {}
+    if node in server_nodes(topo):
+        out[CONF] = (render_server_config(topo, node), 0o640, None, USER)
+        out[ML2_CONF] = (render_ml2_config(topo), 0o640, None, USER)
+        out[WSGI] = (WSGI_WRAPPER, 0o644, None, None)
+        for name in SERVER_UNITS:
+            out[unit_path(name)] = (render_unit(topo, node, name), 0o644, None, None)
+    if node in agent_nodes(topo):
+        out.setdefault(CONF, (render_agent_base_config(topo, node), 0o600, None, None))
+        for path, text in render_agent_configs(topo, node).items():
+            out[path] = (text, 0o600, None, None)
+        for name in AGENT_UNITS:
+            out[unit_path(name)] = (render_unit(topo, node, name), 0o644, None, None)
+    return out
+
+
+# -- rolling restart -----------------------------------------------------------------------
+
+def parse_time(text):
+    """A Neutron timestamp (``2026-11-23 10:01:02``, ISO with ``T``, optional zone) as an
+    aware UTC datetime; no zone means UTC. Raises ValueError for anything else."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("not a timestamp: %r" % (text,))
+    value = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return _utc(value)
+
+
+def _utc(value):
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+def _on(agent, node):
+    """Is ``agent`` on ``node``? Neutron's host may be the FQDN."""
+    return str(agent.get("host", "")).split(".")[0] == node
+
+
+def _live(agent):
+    return agent.get("alive") is True and agent.get("admin_state_up", True) is not False
+
+
+def agent_back(agent, since):
+    """True when ``agent`` is alive and started after ``since`` (a naive datetime is UTC)."""
+    if agent.get("alive") is not True:
+        return False
+    try:
+        return parse_time(agent.get("started_at")) > _utc(since)
+    except ValueError:
+        return False
+
+
+def restart_blockers(node, agents, kinds=KINDS):
+    """Why stopping ``node`` now would leave a kind of agent it runs with no live agent on
+    another host (live: ``alive`` and not disabled). Empty: safe to restart."""
+    reasons = []
+    for kind in kinds:
+        if not any(a.get("agent_type") == kind and _on(a, node) for a in agents):
+            continue
+        others = [a for a in agents if a.get("agent_type") == kind and not _on(a, node)]
+        if not any(_live(a) for a in others):
+            down = sorted(str(a.get("host")) for a in others)
+            reasons.append("%s: no live %s on another host (%s)" % (
+                node, kind, "down: " + ", ".join(down) if down else "none runs elsewhere"))
+    return reasons
+
+
+def rolling_plan(nodes, agents):
+    """The order to restart ``nodes`` in, one at a time: nodes with a dead agent first (their
+    restart is a repair and takes nothing live away), then pillar order. Before each step
+    the caller checks :func:`restart_blockers`; after it, waits for :func:`waiting_for`."""
+    def has_dead(node):
+        return any(_on(a, node) and not _live(a) for a in agents)
+    return sorted(nodes, key=lambda n: (not has_dead(n), list(nodes).index(n)))
+
+
+def waiting_for(node, agents, since, kinds=KINDS):
+    """The kinds of agent not yet back on ``node`` after a restart at ``since``."""
+    return [kind for kind in kinds
+            if not any(a.get("agent_type") == kind and _on(a, node) and agent_back(a, since)
+                       for a in agents)]
+
+
+# -- rescheduling after the loss of a network node ------------------------------------------
+
+def _reschedule(kind, resource, dead_host, agents, by_agent, limit):
+    """Actions for one kind of agent (see :func:`reschedule_plan`)."""
+    mine = [a for a in agents if a.get("agent_type") == kind]
+    dead = sorted((a for a in mine if _on(a, dead_host)), key=lambda a: a["id"])
+    live = [a for a in mine if _live(a) and not _on(a, dead_host)]
+    load = {a["id"]: len(by_agent.get(a["id"], [])) for a in live}
+    host_of = {a["id"]: str(a.get("host")).split(".")[0] for a in mine}
+    lost = sorted({r for a in dead for r in by_agent.get(a["id"], [])})
+    actions = []
+    for rid in lost:
+        hosts = {host_of[aid] for aid, rs in by_agent.items()
+                 if rid in rs and aid in host_of}
+        live_hosts = {host_of[a["id"]] for a in live if rid in by_agent.get(a["id"], [])}
+        free = sorted((a for a in live if host_of[a["id"]] not in hosts),
+                      key=lambda a: (load[a["id"]], host_of[a["id"]], a["id"]))
+        if len(live_hosts) < limit and free:
+            pick = free[0]
+            load[pick["id"]] += 1
+            live_hosts.add(host_of[pick["id"]])
+            actions.append({"action": "add_" + resource, resource: rid,
+                            "agent": pick["id"], "host": host_of[pick["id"]]})
+        if not live_hosts:
+            actions.append({"action": "stranded", "kind": resource, "resource": rid})
+            continue
+        if len(live_hosts) < limit and not free:
+            actions.append({"action": "degraded", "kind": resource, "resource": rid,
+                            "hosts": sorted(live_hosts), "wanted": limit})
+        for a in dead:
+            if rid in by_agent.get(a["id"], []):
+                actions.append({"action": "remove_" + resource, resource: rid,
+                                "agent": a["id"], "host": host_of[a["id"]]})
+    return actions
+
+
+def reschedule_plan(dead_host, agents, routers_by_agent, networks_by_agent,
+                    max_l3_agents_per_router, dhcp_agents_per_network):
+    """What to do when ``dead_host`` is lost: a list of actions, routers then networks, each
+    sorted by id.
+
+    Every router of an L3 agent on ``dead_host`` is added (``add_router``) to the least
+    loaded live L3 agent on a host that does not host it yet (ties: host name, agent id)
+    unless it already runs on ``max_l3_agents_per_router`` live hosts, then removed from the
+    dead agent (``remove_router``). Networks and DHCP agents the same, with
+    ``dhcp_agents_per_network``. With no live host left and no candidate: ``stranded`` (it
+    stays on the dead agent, to come back with its host; alert). Still served, but by fewer
+    live hosts than wanted and no candidate: ``degraded``. ``*_by_agent`` map an agent id
+    to the router or network ids it hosts. Without ``l3_ha`` pass 1: a legacy router has
+    one L3 agent.
+    """
+    return (_reschedule(L3, "router", dead_host, agents, routers_by_agent,
+                        max_l3_agents_per_router) +
+            _reschedule(DHCP, "network", dead_host, agents, networks_by_agent,
+                        dhcp_agents_per_network))
+
+
+def describe(action):
+    """One line for a rescheduling action (the heal log)."""
+    kind = action["action"]
+    agent = {"router": L3, "network": DHCP}
+    if kind.startswith(("add_", "remove_")):
+        verb, res = kind.split("_", 1)
+        where = "to the" if verb == "add" else "from the dead"
+        return "%s %s %s %s %s %s on %s" % (verb, res, action[res], where, agent[res],
+                                           action["agent"], action["host"])
+    if kind == "stranded":
+        return "%s %s has no live %s left and none can take it: it is down" % (
+            action["kind"], action["resource"], agent[action["kind"]])
+    return "%s %s runs on %d live host(s) (%s), fewer than %d, and no other live %s can " \
+           "take it" % (action["kind"], action["resource"], len(action["hosts"]),
+                        ", ".join(action["hosts"]), action["wanted"], agent[action["kind"]])
+
+
+# -- validation ----------------------------------------------------------------------------
+
+FIELD = "hastack:services:neutron"
+
+
+def _check_dependencies(services, svc, errors):
+    if not loadbalancer.service_vips(svc):
+        errors.append("%s:vip: Neutron needs a VIP: the catalog and every client use it"
+                      % FIELD)
+    galera_ = services.get("galera")
+    if not isinstance(galera_, dict) or not loadbalancer.service_vips(galera_):
+        errors.append("%s: Neutron keeps its data in Galera through the database VIP; define "
+                      "hastack:services:galera with a vip" % FIELD)
+    for name, why in (("keystone", "authenticates every request"),
+                      ("rabbitmq", "carries the agents' RPC")):
+        if not isinstance(services.get(name), dict):
+            errors.append("%s: Neutron needs hastack:services:%s (it %s)" % (FIELD, name, why))
+
+
+def _check_numbers(cfg, errors):
+    for key, low, high in (("workers", 1, 64), ("rpc_workers", 0, 64),
+                           ("report_interval", 1, 3600), ("agent_down_time", 2, 7200)):
+        value = cfg[key]
+        if not topology.is_int(value) or not low <= value <= high:
+            errors.append("%s:%s: %r is not a number between %d and %d"
+                          % (FIELD, key, value, low, high))
+            return
+    if cfg["agent_down_time"] < 2 * cfg["report_interval"]:
+        errors.append("%s:agent_down_time: %d is less than twice report_interval (%d): live "
+                      "agents would be called dead" % (FIELD, cfg["agent_down_time"],
+                                                       cfg["report_interval"]))
+
+
+def _check_rabbit(topo, cfg, errors):
+    mq = (topo.get("services") or {}).get("rabbitmq")
+    if not isinstance(mq, dict):
+        return
+    users = mq.get("users") or {}
+    if isinstance(users, dict) and cfg["rabbit_user"] not in users:
+        errors.append("%s:rabbit_user: %r is not a user under hastack:services:rabbitmq:users"
+                      % (FIELD, cfg["rabbit_user"]))
+
+
+def _check_agent_nodes(topo, agents, errors):
+    field = FIELD + ":agents:nodes"
+    nodes = agents["nodes"]
+    if not isinstance(nodes, list) or not nodes:
+        errors.append("%s: must be a non-empty list of network nodes (none has role network)"
+                      % field)
+        return []
+    defined = topo.get("nodes") or {}
+    for name in nodes:
+        if name not in defined:
+            errors.append("%s: node %r is not defined under hastack:nodes" % (field, name))
+        elif "network" not in (defined[name] or {}).get("roles", []):
+            errors.append("%s: node %r does not have role network" % (field, name))
+    if len(set(map(str, nodes))) != len(nodes):
+        errors.append("%s: a node is listed twice" % field)
+    return nodes
+
+
+def _check_mode(agents, nodes, errors):
+    mode = agents["mode"]
+    if mode not in MODES:
+        errors.append("%s:agents:mode: %r is not one of %s" % (FIELD, mode, ", ".join(MODES)))
+        return None
+    if mode == "active_passive" and len(nodes) < 2:
+        errors.append("%s:agents:nodes: active_passive needs at least 2 network nodes to move "
+                      "the agents to; %d given" % (FIELD, len(nodes)))
+    return 1 if mode == "active_passive" else len(nodes)
+
+
+def _check_scheduling(agents, running, errors):
+    field = FIELD + ":agents"
+    if not isinstance(agents["l3_ha"], bool):
+        errors.append("%s:l3_ha: %r is not true or false" % (field, agents["l3_ha"]))
+    elif agents["l3_ha"] and agents["mode"] == "active_passive":
+        errors.append("%s:l3_ha: active_passive runs one L3 agent at a time; HA routers need "
+                      "two: set l3_ha: false or mode: active_active" % field)
+    elif agents["l3_ha"]:
+        value = agents["max_l3_agents_per_router"]
+        if not topology.is_int(value) or value < 2:
+            errors.append("%s:max_l3_agents_per_router: %r is not a number of L3 agents, 2 or "
+                          "more (an HA router is a VRRP group)" % (field, value))
+        elif value > running:
+            errors.append("%s:max_l3_agents_per_router: %d is more than the number of agent "
+                          "nodes (%d)" % (field, value, running))
+    dhcp = agents["dhcp_agents_per_network"]
+    if not topology.is_int(dhcp) or not 1 <= dhcp <= max(running, 1):
+        errors.append("%s:dhcp_agents_per_network: %r must be a number from 1 to the number "
+                      "of DHCP agents running at once (%d)" % (field, dhcp, running))
+
+
+def _check_secrets(topo, errors):
+    secrets = topo.get("secrets")
+    if isinstance(secrets, dict):
+        for key in SECRETS:
+            errors.extend(topology.validate_secret(key, secrets.get(key)))
+
+
+def validate(topo, errors):
+    """Check ``hastack:services:neutron``; append errors naming the field."""
+    services = topo.get("services") or {}
+    svc = services.get("neutron")
+    if not isinstance(svc, dict):
+        return
+    _check_dependencies(services, svc, errors)
+    if "agents" in svc and not isinstance(svc["agents"], dict):
+        errors.append("%s:agents: must be a mapping (nodes, mode, l3_ha, ...)" % FIELD)
+        return
+    cfg = dict(DEFAULTS, **svc)
+    _check_numbers(cfg, errors)
+    _check_rabbit(topo, cfg, errors)
+    agents = _agent_settings(topo, svc.get("agents") or {})
+    nodes = _check_agent_nodes(topo, agents, errors)
+    running = _check_mode(agents, nodes, errors)
+    if running is not None and nodes:
+        _check_scheduling(agents, running, errors)
+    _check_secrets(topo, errors)

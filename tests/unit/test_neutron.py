@@ -1,0 +1,485 @@
+"""Neutron: the config each node gets, the units, validation of the pillar, the rolling
+restart gate on the agents, and the rescheduling plan when a network node is lost."""
+
+import configparser
+import datetime
+
+import pytest
+
+from hastack import neutron, topology
+
+UTC = datetime.timezone.utc
+RESTART = datetime.datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def topo(good):
+    """The example topology (3 controllers, net1 and net2 with role network) plus Neutron
+    and its secrets."""
+    assert topology.nodes_with_role(good, "network") == ["net1", "net2"]
+    good["services"]["neutron"] = {"nodes": ["ctl1", "ctl2", "ctl3"], "port": 9696,
+                                   "vip": "api2", "check": {"path": "/", "expect": 200},
+                                   "agents": {"nodes": ["net1", "net2"]}}
+    for key in neutron.SECRETS:
+        good["secrets"][key] = "s3cr3t-%s-abcdefgh" % key
+    return good
+
+
+def ini(text):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+def errors_of(topo):
+    """What `salt-run hastack.validate` (and orch.deploy's first step) reports."""
+    return topology.validate(topo)
+
+
+def agent(aid, kind, host, alive=True, started="2026-11-23 09:00:00", **extra):
+    return dict({"id": aid, "agent_type": kind, "host": host, "alive": alive,
+                 "started_at": started}, **extra)
+
+
+def fleet(**dead):
+    """L3, DHCP and metadata agents on net1 and net2; ``dead={"net2": ["L3 agent"]}``."""
+    out = []
+    for host in ("net1", "net2"):
+        for kind, short in ((neutron.L3, "l3"), (neutron.DHCP, "dhcp"),
+                            (neutron.METADATA, "md")):
+            out.append(agent("%s-%s" % (short, host), kind, host,
+                             alive=kind not in dead.get(host, ())))
+    return out
+
+
+# -- settings and config ---------------------------------------------------------------------
+
+def test_settings_fill_defaults_and_agent_nodes_default_to_network_role(topo):
+    del topo["services"]["neutron"]["agents"]
+    cfg = neutron.settings(topo)
+    assert cfg["db_name"] == cfg["db_user"] == "neutron"
+    assert cfg["region"] == "RegionOne"                      # Keystone's
+    assert cfg["agents"]["nodes"] == ["net1", "net2"]
+    assert cfg["agents"]["mode"] == "active_active"
+    assert cfg["agents"]["l3_ha"] is True
+    assert cfg["agents"]["max_l3_agents_per_router"] == 2
+    assert cfg["agents"]["dhcp_agents_per_network"] == 2
+    assert neutron.concurrent_agents(topo) == 2
+
+
+def test_active_passive_defaults_to_one_agent_of_each_kind(topo):
+    topo["services"]["neutron"]["agents"]["mode"] = "active_passive"
+    agents = neutron.settings(topo)["agents"]
+    assert (agents["l3_ha"], agents["dhcp_agents_per_network"]) == (False, 1)
+    assert neutron.concurrent_agents(topo) == 1
+    assert errors_of(topo) == []
+
+
+def test_server_config_uses_the_database_vip_not_a_node(topo):
+    conf = ini(neutron.render_server_config(topo, "ctl2"))
+    db_vip = topo["vips"]["db"]["address"]
+    url = conf["database"]["connection"]
+    assert url == ("mysql+pymysql://neutron:%s@%s:3306/neutron?charset=utf8mb4"
+                   % (topo["secrets"]["neutron_db_password"], db_vip))
+    for node in topo["nodes"].values():
+        assert "@%s:" % node["address"] not in url
+    assert conf["database"]["max_retries"] == "-1"
+    assert conf["database"]["retry_interval"] == "1"
+    assert conf["database"]["mysql_wsrep_sync_wait"] == "1"
+    topo["services"]["galera"]["sync_wait"] = 0
+    assert "mysql_wsrep_sync_wait = 0" in neutron.render_server_config(topo, "ctl2")
+
+
+def test_db_password_is_url_quoted(topo):
+    topo["secrets"]["neutron_db_password"] = "p@ss/word:odd#"
+    assert "neutron:p%40ss%2Fword%3Aodd%23@" in neutron.db_url(topo)
+
+
+def test_server_config_schedules_for_ha(topo):
+    d = ini(neutron.render_server_config(topo, "ctl3"))["DEFAULT"]
+    # Neutron 29 has no bind options: gunicorn binds the node's address (the unit).
+    assert "bind_host" not in d and "bind_port" not in d
+    assert d["api_paste_config"] == "/opt/neutron/etc/neutron/api-paste.ini"
+    assert (d["core_plugin"], d["service_plugins"], d["auth_strategy"]) == (
+        "ml2", "router", "keystone")
+    assert d["l3_ha"] == "true"
+    assert d["max_l3_agents_per_router"] == "2"
+    assert d["dhcp_agents_per_network"] == "2"
+    assert d["allow_automatic_l3agent_failover"] == "true"
+    assert d["allow_automatic_dhcp_failover"] == "true"
+    assert d["network_auto_schedule"] == "true"
+    topo["services"]["neutron"]["agents"]["network_auto_schedule"] = False   # lab, no OVS
+    assert "network_auto_schedule = false" in neutron.render_server_config(topo, "ctl3")
+
+
+def test_transport_url_names_every_rabbitmq_member_and_quorum_queues(topo):
+    conf = ini(neutron.render_server_config(topo, "ctl1"))
+    pw = topo["secrets"]["rabbitmq_users"]["openstack"]
+    assert conf["DEFAULT"]["transport_url"] == (
+        "rabbit://openstack:{0}@198.18.10.11:5672,openstack:{0}@198.18.10.12:5672,"
+        "openstack:{0}@198.18.10.13:5672/".format(pw))
+    assert conf["oslo_messaging_rabbit"]["rabbit_quorum_queue"] == "true"
+    topo["services"]["rabbitmq"]["queues"] = "classic_mirrored"
+    assert "rabbit_quorum_queue = false" in neutron.render_server_config(topo, "ctl1")
+
+
+def test_keystone_authtoken_goes_to_the_identity_vip(topo):
+    auth = ini(neutron.render_server_config(topo, "ctl1"))["keystone_authtoken"]
+    assert auth["www_authenticate_uri"] == auth["auth_url"] == "http://198.18.10.100:5000/v3"
+    assert (auth["auth_type"], auth["project_name"], auth["username"]) == (
+        "password", "service", "neutron")
+    assert auth["password"] == topo["secrets"]["neutron_service_password"]
+
+
+def test_a_dollar_in_a_secret_is_escaped_for_oslo_config(topo):
+    topo["secrets"]["neutron_service_password"] = "pa$word-abcdefgh"
+    topo["secrets"]["neutron_metadata_secret"] = "$ecret-abcdefghij"
+    assert "password = pa$$word-abcdefgh" in neutron.render_server_config(topo, "ctl1")
+    assert "metadata_proxy_shared_secret = $$ecret-abcdefghij" in \
+        neutron.render_agent_configs(topo, "net1")[neutron.METADATA_CONF]
+
+
+def test_nova_notifications_only_with_nova(topo):
+    d = ini(neutron.render_server_config(topo, "ctl1"))["DEFAULT"]
+    assert d["notify_nova_on_port_status_changes"] == "false"
+
+
+def test_ml2_config_is_openvswitch(topo):
+    ml2 = ini(neutron.render_ml2_config(topo))["ml2"]
+    assert ml2["mechanism_drivers"] == "openvswitch"
+    assert "linuxbridge" not in neutron.render_ml2_config(topo)
+
+
+def test_agent_configs(topo):
+    confs = neutron.render_agent_configs(topo, "net1")
+    assert sorted(confs) == ["/etc/neutron/dhcp_agent.ini", "/etc/neutron/l3_agent.ini",
+                             "/etc/neutron/metadata_agent.ini"]
+    for text in confs.values():
+        assert ini(text)["agent"]["root_helper"] == "env"
+    for path in (neutron.L3_CONF, neutron.DHCP_CONF):
+        assert ini(confs[path])["DEFAULT"]["interface_driver"] == "openvswitch"
+    md = ini(confs[neutron.METADATA_CONF])["DEFAULT"]
+    assert md["nova_metadata_host"] == "198.18.10.102"            # neutron's VIP (api2)
+    assert md["nova_metadata_port"] == "8775"
+    assert md["metadata_proxy_shared_secret"] == topo["secrets"]["neutron_metadata_secret"]
+
+
+def test_metadata_host_prefers_the_pillar_then_novas_vip(topo):
+    topo["services"]["nova"] = {"nodes": ["ctl1"], "port": 8774, "vip": "api"}
+    assert neutron.metadata_host(topo) == "198.18.10.100"
+    topo["services"]["neutron"]["agents"]["metadata_host"] = "nova-md.example"
+    assert "nova_metadata_host = nova-md.example" in \
+        neutron.render_agent_configs(topo, "net2")[neutron.METADATA_CONF]
+
+
+def test_wsgi_wrapper_resets_argv_and_names_the_config():
+    w = neutron.WSGI_WRAPPER
+    assert "sys.argv = sys.argv[:1]" in w
+    assert 'os.environ["OS_NEUTRON_CONFIG_DIR"] = "/etc/neutron"' in w
+    assert 'os.environ["OS_NEUTRON_CONFIG_FILES"] = "neutron.conf;plugins/ml2/ml2_conf.ini"' in w
+    assert w.index("sys.argv =") < w.index("from neutron.wsgi.api import application")
+    compile(w, "neutron_wsgi.py", "exec")
+
+
+def test_api_unit_runs_gunicorn_from_the_venv_on_the_node(topo):
+    unit = neutron.render_unit(topo, "ctl2", "neutron-api")
+    assert "ExecStart=/opt/neutron/bin/gunicorn " in unit
+    assert "--bind 198.18.10.12:9696" in unit
+    assert "neutron_wsgi:application" in unit
+    assert "User=neutron" in unit
+
+
+@pytest.mark.parametrize("name", neutron.SERVER_UNITS + neutron.AGENT_UNITS)
+def test_every_unit_restarts_on_failure(topo, name):
+    node = "net1" if name in neutron.AGENT_UNITS else "ctl1"
+    unit = neutron.render_unit(topo, node, name)
+    assert "Restart=on-failure" in unit and "RestartSec=1" in unit
+
+
+def test_agent_units_leave_dnsmasq_and_keepalived_running(topo):
+    unit = neutron.render_unit(topo, "net1", "neutron-l3-agent")
+    assert "KillMode=process" in unit
+    assert ("ExecStart=/opt/neutron/bin/neutron-l3-agent --config-file /etc/neutron/neutron.conf"
+            " --config-file /etc/neutron/l3_agent.ini") in unit
+    rpc = neutron.render_unit(topo, "ctl1", "neutron-rpc-server")
+    assert "--config-file /etc/neutron/plugins/ml2/ml2_conf.ini" in rpc
+
+
+def test_files_per_role(topo):
+    ctl, net = neutron.files(topo, "ctl1"), neutron.files(topo, "net1")
+    assert neutron.ML2_CONF in ctl and neutron.L3_CONF not in ctl
+    assert "/etc/systemd/system/neutron-api.service" in ctl
+    assert neutron.L3_CONF in net and neutron.ML2_CONF not in net
+    assert "/etc/systemd/system/neutron-dhcp-agent.service" in net
+    assert "/etc/systemd/system/neutron-api.service" not in net
+    # The agent-only node's neutron.conf has the bus but no database password.
+    assert "transport_url" in net[neutron.CONF][0]
+    assert topo["secrets"]["neutron_db_password"] not in net[neutron.CONF][0]
+    assert net[neutron.CONF][1] == 0o600
+    assert ctl[neutron.CONF][1:] == (0o640, None, "neutron")
+    assert neutron.files(topo, "ctl1")[neutron.CONF] == neutron.files(topo, "ctl2")[neutron.CONF]
+
+
+def test_a_node_with_both_roles_gets_both(topo):
+    topo["nodes"]["ctl1"]["roles"].append("network")
+    topo["services"]["neutron"]["agents"]["nodes"] = ["ctl1", "net1"]
+    both = neutron.files(topo, "ctl1")
+    assert neutron.ML2_CONF in both and neutron.METADATA_CONF in both
+    assert "[database]" in both[neutron.CONF][0]                  # the server's
+    assert neutron.files(topo, "net2") == {}
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def test_good_topology_with_neutron_is_valid(topo):
+    assert errors_of(topo) == []
+    assert topology.validate(topo) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["services"]["neutron"]["agents"].update(nodes=["net1", "nowhere"]),
+     "hastack:services:neutron:agents:nodes: node 'nowhere' is not defined"),
+    (lambda t: t["services"]["neutron"]["agents"].update(nodes=["net1", "ctl2"]),
+     "hastack:services:neutron:agents:nodes: node 'ctl2' does not have role network"),
+    (lambda t: t["services"]["neutron"]["agents"].update(nodes=[]),
+     "hastack:services:neutron:agents:nodes: must be a non-empty list"),
+    (lambda t: t["services"]["neutron"]["agents"].update(mode="hot_standby"),
+     "hastack:services:neutron:agents:mode: 'hot_standby' is not one of"),
+    (lambda t: t["services"]["neutron"]["agents"].update(max_l3_agents_per_router=1),
+     "hastack:services:neutron:agents:max_l3_agents_per_router: 1 is not a number of L3"),
+    (lambda t: t["services"]["neutron"]["agents"].update(max_l3_agents_per_router=3),
+     "hastack:services:neutron:agents:max_l3_agents_per_router: 3 is more than the number"),
+    (lambda t: t["services"]["neutron"]["agents"].update(max_l3_agents_per_router="2"),
+     "hastack:services:neutron:agents:max_l3_agents_per_router: '2' is not a number"),
+    (lambda t: t["services"]["neutron"]["agents"].update(dhcp_agents_per_network=0),
+     "hastack:services:neutron:agents:dhcp_agents_per_network: 0 must be a number from 1"),
+    (lambda t: t["services"]["neutron"]["agents"].update(dhcp_agents_per_network=3),
+     "hastack:services:neutron:agents:dhcp_agents_per_network: 3 must be a number from 1"),
+    (lambda t: t["services"]["neutron"]["agents"].update(l3_ha="yes"),
+     "hastack:services:neutron:agents:l3_ha: 'yes' is not true or false"),
+    (lambda t: t["services"]["neutron"]["agents"].update(mode="active_passive", l3_ha=True),
+     "hastack:services:neutron:agents:l3_ha: active_passive runs one L3 agent at a time"),
+    (lambda t: t["services"]["neutron"]["agents"].update(mode="active_passive",
+                                                         dhcp_agents_per_network=2),
+     "hastack:services:neutron:agents:dhcp_agents_per_network: 2 must be a number from 1"),
+    (lambda t: t["services"]["neutron"]["agents"].update(mode="active_passive", nodes=["net1"]),
+     "hastack:services:neutron:agents:nodes: active_passive needs at least 2"),
+    (lambda t: t["services"]["neutron"].update(agents=["net1"]),
+     "hastack:services:neutron:agents: must be a mapping"),
+    (lambda t: t["services"]["neutron"].pop("vip"),
+     "hastack:services:neutron:vip: Neutron needs a VIP"),
+    (lambda t: t["services"]["galera"].pop("vip"),
+     "hastack:services:neutron: Neutron keeps its data in Galera through the database VIP"),
+    (lambda t: t["services"].pop("keystone"),
+     "hastack:services:neutron: Neutron needs hastack:services:keystone"),
+    (lambda t: t["services"].pop("rabbitmq"),
+     "hastack:services:neutron: Neutron needs hastack:services:rabbitmq"),
+    (lambda t: t["services"]["neutron"].update(rabbit_user="neutron"),
+     "hastack:services:neutron:rabbit_user: 'neutron' is not a user"),
+    (lambda t: t["services"]["neutron"].update(workers=0),
+     "hastack:services:neutron:workers: 0 is not a number between 1 and 64"),
+    (lambda t: t["services"]["neutron"].update(agent_down_time=40),
+     "hastack:services:neutron:agent_down_time: 40 is less than twice report_interval"),
+    (lambda t: t["secrets"].pop("neutron_db_password"),
+     "hastack:secrets:neutron_db_password: missing"),
+    (lambda t: t["secrets"].pop("neutron_service_password"),
+     "hastack:secrets:neutron_service_password: missing"),
+    (lambda t: t["secrets"].update(neutron_metadata_secret="short"),
+     "hastack:secrets:neutron_metadata_secret: shorter than"),
+])
+def test_validation_names_the_field(topo, change, message):
+    change(topo)
+    errors = errors_of(topo)
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def test_no_network_node_at_all_is_an_error(topo):
+    del topo["services"]["neutron"]["agents"]
+    for name in ("net1", "net2"):
+        del topo["nodes"][name]
+    assert any(e.startswith("hastack:services:neutron:agents:nodes: must be a non-empty")
+               for e in errors_of(topo))
+
+
+def test_missing_secrets_are_reported_once_not_per_service(topo):
+    del topo["secrets"]
+    assert not [e for e in errors_of(topo) if "neutron" in e]
+    assert "hastack:secrets: missing; generate them with `hastack secrets --out " \
+        "pillar/hastack/secrets.sls`" in errors_of(topo)
+
+
+def test_without_neutron_nothing_is_checked(good):
+    assert errors_of(good) == []
+
+
+# -- agent timestamps and the rolling restart gate ------------------------------------------
+
+@pytest.mark.parametrize("text", ["2026-11-23 10:01:02", "2026-11-23T10:01:02",
+                                  "2026-11-23T10:01:02Z", "2026-11-23T11:01:02+01:00",
+                                  "2026-11-23 10:01:02.000000"])
+def test_parse_time_reads_neutrons_forms_as_utc(text):
+    assert neutron.parse_time(text) == datetime.datetime(2026, 11, 23, 10, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", [None, "", "yesterday"])
+def test_parse_time_refuses_non_timestamps(text):
+    with pytest.raises(ValueError):
+        neutron.parse_time(text)
+
+
+def test_an_alive_agent_started_before_the_restart_is_not_back():
+    stale = agent("a", neutron.L3, "net1", started="2026-11-23 09:59:59")
+    assert not neutron.agent_back(stale, RESTART)
+    fresh = agent("a", neutron.L3, "net1", started="2026-11-23 10:00:03")
+    assert neutron.agent_back(fresh, RESTART)
+    assert neutron.agent_back(fresh, RESTART.replace(tzinfo=None))     # naive = UTC
+    assert not neutron.agent_back(dict(fresh, alive=False), RESTART)
+    assert not neutron.agent_back(dict(fresh, started_at=None), RESTART)
+
+
+def test_restart_is_safe_when_the_other_node_has_every_agent():
+    assert neutron.restart_blockers("net1", fleet()) == []
+
+
+def test_restart_of_net1_is_refused_when_net2s_l3_agent_is_dead():
+    reasons = neutron.restart_blockers("net1", fleet(net2=[neutron.L3]))
+    assert reasons == ["net1: no live L3 agent on another host (down: net2)"]
+
+
+def test_a_disabled_agent_elsewhere_does_not_count():
+    agents = fleet()
+    agents[4]["admin_state_up"] = False                   # net2's DHCP agent
+    assert agents[4]["host"] == "net2" and agents[4]["agent_type"] == neutron.DHCP
+    assert neutron.restart_blockers("net1", agents) == [
+        "net1: no live DHCP agent on another host (down: net2)"]
+
+
+def test_a_kind_the_node_does_not_run_does_not_block():
+    agents = [a for a in fleet(net2=[neutron.METADATA])
+              if not (a["host"] == "net1" and a["agent_type"] == neutron.METADATA)]
+    assert neutron.restart_blockers("net1", agents) == []
+    lone = [agent("x", neutron.L3, "net1")]
+    assert neutron.restart_blockers("net1", lone) == [
+        "net1: no live L3 agent on another host (none runs elsewhere)"]
+
+
+def test_agents_on_an_fqdn_host_are_matched_by_short_name():
+    agents = [agent("a", neutron.L3, "net1.cloud.example"),
+              agent("b", neutron.L3, "net2.cloud.example", alive=False)]
+    assert neutron.restart_blockers("net1", agents, kinds=(neutron.L3,)) != []
+    assert neutron.waiting_for("net1", agents, RESTART, kinds=(neutron.L3,)) == [neutron.L3]
+
+
+def test_rolling_plan_is_pillar_order_with_broken_nodes_first():
+    assert neutron.rolling_plan(["net1", "net2"], fleet()) == ["net1", "net2"]
+    assert neutron.rolling_plan(["net1", "net2"], fleet(net2=[neutron.DHCP])) == \
+        ["net2", "net1"]
+
+
+def test_rolling_restart_waits_for_every_agent_to_be_back():
+    agents = fleet()
+    assert neutron.waiting_for("net1", agents, RESTART) == list(neutron.KINDS)
+    for a in agents:
+        if a["host"] == "net1" and a["agent_type"] != neutron.DHCP:
+            a["started_at"] = "2026-11-23T10:00:04"
+    assert neutron.waiting_for("net1", agents, RESTART) == [neutron.DHCP]
+
+
+def test_a_whole_rolling_restart_never_takes_the_last_agent():
+    """Walk the plan the way the caller does: check, restart, wait until back."""
+    agents = fleet()
+    for step, node in enumerate(neutron.rolling_plan(["net1", "net2"], agents)):
+        assert neutron.restart_blockers(node, agents) == []
+        since = RESTART + datetime.timedelta(minutes=step)
+        for a in agents:
+            if a["host"] == node:
+                a["started_at"] = (since + datetime.timedelta(seconds=3)).isoformat()
+        assert neutron.waiting_for(node, agents, since) == []
+
+
+# -- rescheduling after a lost network node --------------------------------------------------
+
+def three_nodes(dead_net3=False):
+    return [agent("l3-1", neutron.L3, "net1", alive=False),
+            agent("l3-2", neutron.L3, "net2"),
+            agent("l3-3", neutron.L3, "net3", alive=not dead_net3),
+            agent("dhcp-1", neutron.DHCP, "net1", alive=False),
+            agent("dhcp-2", neutron.DHCP, "net2"),
+            agent("dhcp-3", neutron.DHCP, "net3", alive=not dead_net3)]
+
+
+def test_net1s_routers_and_networks_move_to_live_agents():
+    routers = {"l3-1": ["r1", "r2"], "l3-2": ["r2"], "l3-3": []}
+    networks = {"dhcp-1": ["n1"], "dhcp-2": [], "dhcp-3": ["n1"]}
+    plan = neutron.reschedule_plan("net1", three_nodes(), routers, networks, 2, 2)
+    assert plan == [
+        {"action": "add_router", "router": "r1", "agent": "l3-3", "host": "net3"},
+        {"action": "remove_router", "router": "r1", "agent": "l3-1", "host": "net1"},
+        {"action": "add_router", "router": "r2", "agent": "l3-3", "host": "net3"},
+        {"action": "remove_router", "router": "r2", "agent": "l3-1", "host": "net1"},
+        {"action": "add_network", "network": "n1", "agent": "dhcp-2", "host": "net2"},
+        {"action": "remove_network", "network": "n1", "agent": "dhcp-1", "host": "net1"},
+    ]
+
+
+def test_least_loaded_first_then_host_name():
+    routers = {"l3-1": ["r1", "r2", "r3"], "l3-2": [], "l3-3": []}
+    plan = neutron.reschedule_plan("net1", three_nodes(), routers, {}, 2, 2)
+    adds = [(a["router"], a["host"]) for a in plan if a["action"] == "add_router"]
+    assert adds == [("r1", "net2"), ("r2", "net3"), ("r3", "net2")]
+
+
+def test_never_to_a_dead_agent_and_stranded_when_nobody_is_left():
+    routers = {"l3-1": ["r1"], "l3-2": [], "l3-3": []}
+    agents = three_nodes(dead_net3=True)
+    agents[1]["alive"] = False                                      # net2's L3 agent too
+    plan = neutron.reschedule_plan("net1", agents, routers, {}, 2, 2)
+    assert plan == [{"action": "stranded", "kind": "router", "resource": "r1"}]
+    assert neutron.describe(plan[0]) == (
+        "router r1 has no live L3 agent left and none can take it: it is down")
+
+
+def test_a_router_already_on_enough_live_hosts_is_only_removed():
+    routers = {"l3-1": ["r1"], "l3-2": ["r1"], "l3-3": ["r1"]}
+    plan = neutron.reschedule_plan("net1", three_nodes(), routers, {}, 2, 2)
+    assert plan == [{"action": "remove_router", "router": "r1", "agent": "l3-1",
+                     "host": "net1"}]
+
+
+def test_two_network_nodes_leave_ha_routers_degraded_not_stranded():
+    agents = [a for a in three_nodes() if a["host"] != "net3"]
+    plan = neutron.reschedule_plan("net1", agents, {"l3-1": ["r1"], "l3-2": ["r1"]},
+                                   {"dhcp-1": ["n1"], "dhcp-2": []}, 2, 2)
+    assert plan == [
+        {"action": "degraded", "kind": "router", "resource": "r1", "hosts": ["net2"],
+         "wanted": 2},
+        {"action": "remove_router", "router": "r1", "agent": "l3-1", "host": "net1"},
+        {"action": "add_network", "network": "n1", "agent": "dhcp-2", "host": "net2"},
+        {"action": "remove_network", "network": "n1", "agent": "dhcp-1", "host": "net1"},
+    ]
+    assert neutron.describe(plan[0]) == (
+        "router r1 runs on 1 live host(s) (net2), fewer than 2, and no other live L3 agent "
+        "can take it")
+
+
+def test_agents_of_the_dead_host_count_as_dead_even_if_still_alive():
+    agents = three_nodes()
+    agents[0]["alive"] = True            # alive is stale for up to agent_down_time
+    plan = neutron.reschedule_plan("net1", agents, {"l3-1": ["r1"]}, {}, 2, 2)
+    assert [a["agent"] for a in plan] == ["l3-2", "l3-1"]
+    assert plan[0]["action"] == "add_router"
+
+
+def test_plan_is_deterministic():
+    routers = {"l3-1": ["r3", "r1", "r2"]}
+    one = neutron.reschedule_plan("net1", three_nodes(), routers, {}, 2, 2)
+    two = neutron.reschedule_plan("net1", list(reversed(three_nodes())), dict(routers), {}, 2, 2)
+    assert one == two
+
+
+def test_describe_add_and_remove():
+    assert neutron.describe({"action": "add_router", "router": "r1", "agent": "l3-3",
+                             "host": "net3"}) == "add router r1 to the L3 agent l3-3 on net3"
+    assert neutron.describe({"action": "remove_network", "network": "n1", "agent": "dhcp-1",
+                             "host": "net1"}) == (
+        "remove network n1 from the dead DHCP agent dhcp-1 on net1")
