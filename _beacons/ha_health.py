@@ -139,11 +139,26 @@ def _vip_changes(node, held):
 # context variables: the thread runs in a copy of this context.
 _WORKER = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="ha_health")
+# The minion's event loop also receives its jobs: while a beacon call blocks it, the node
+# answers nothing, not even test.ping. So at most one check is in flight, a call waits for
+# it only this long, and a check still running (rabbitmqctl on a loaded node with a peer
+# down can take a minute) is collected by a later call instead of queueing another.
+WAIT = 2.0
+_RUNNING = {"check": None}
 
 
 def beacon(config):
     """Report this node's problems (see the module doc)."""
-    return _WORKER.submit(contextvars.copy_context().run, _check).result(timeout=30)
+    if _RUNNING["check"] is None:
+        _RUNNING["check"] = _WORKER.submit(contextvars.copy_context().run, _check)
+    try:
+        events = _RUNNING["check"].result(timeout=WAIT)
+    except concurrent.futures.TimeoutError:
+        return []
+    finally:
+        if _RUNNING["check"].done():
+            _RUNNING["check"] = None
+    return events
 
 
 def _check():

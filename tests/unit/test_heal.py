@@ -321,3 +321,36 @@ def test_beacon_reports_changes_and_asks_each_source_once_per_run(good, monkeypa
     held[0] = {"db": {}}
     second = beacon._check()
     assert [(e["tag"], e["vip"], e["held"]) for e in second] == [("vip", "api", False)]
+
+
+def test_a_slow_check_never_holds_the_minion_and_is_not_queued_twice(good, monkeypatch):
+    """The beacon runs on the minion's event loop, which also receives its jobs: a check
+    slower than the beacon's wait is collected by a later call, and no second check is
+    started while one runs."""
+    import threading
+    import time as _time
+
+    beacon = load("_beacons", "ha_health", __grains__={"id": "ctl1"}, __salt__={})
+    release, started = threading.Event(), []
+
+    def slow_check():
+        started.append(1)
+        release.wait(10)
+        return [{"tag": "service", "unit": "rabbitmq-server"}]
+
+    monkeypatch.setattr(beacon, "_check", slow_check)
+    monkeypatch.setattr(beacon, "WAIT", 0.05)
+    t0 = _time.monotonic()
+    assert beacon.beacon([]) == [] and beacon.beacon([]) == []
+    assert _time.monotonic() - t0 < 1.0
+    assert len(started) == 1
+    release.set()
+    for _ in range(100):
+        events = beacon.beacon([])
+        if events:
+            break
+    assert events == [{"tag": "service", "unit": "rabbitmq-server"}]
+    assert len(started) == 1
+    # The next call starts a fresh check.
+    beacon.beacon([])
+    assert len(started) == 2
