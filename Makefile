@@ -14,7 +14,7 @@ lab: host-deps venv
 # chaos suite on the same lab; the lab is torn down afterwards even when a test fails or
 # pytest dies.
 test: host-deps venv unit
-	HASTACK_KEEP_LAB=1 $(BIN)/pytest -q -p no:cacheprovider tests/lab; rc=$$?; \
+	HASTACK_KEEP_LAB=1 $(BIN)/pytest -q -p no:cacheprovider --durations=12 tests/lab; rc=$$?; \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/chaos; rc2=$$?; \
 	  $(BIN)/hastack lab down; [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
 
