@@ -230,6 +230,7 @@ def cib():
     # Tuples become lists over Salt's wire; keep keys printable.
     for p in model["primitives"].values():
         p["ops"] = {"%s %s" % k: v for k, v in p["ops"].items()}
+        p["op_roles"] = {"%s %s" % k: v for k, v in p["op_roles"].items()}
     return model
 
 

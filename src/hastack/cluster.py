@@ -34,8 +34,30 @@ What the pillar says and what hastack makes of it:
   exist on every member and must not be enabled in systemd), or ``agent: CLASS:PROVIDER:TYPE``
   with ``params``. Each may set ``monitor`` (seconds, default 5) and ``meta``. A VIP that
   Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
+- ``promotable: true`` on an ``ocf:`` agent that can promote (``ocf:linbit:drbd``) makes it a
+  promotable clone, ``NAME-clone``: an instance on every member, one of them Promoted
+  (``promoted-max=1``, ``notify=true``), monitored in both roles (``monitor`` seconds when
+  Promoted, one more when Unpromoted: Pacemaker wants different intervals).
 - ``constraints`` is a list of ``{colocate: [A, B]}`` (A runs where B runs) and
-  ``{order: [A, B]}`` (A starts before B, and stops after it).
+  ``{order: [A, B]}`` (A starts before B, and stops after it). A promotable resource in a
+  constraint means its Promoted instance: ``{colocate: [fs, drbd]}`` puts ``fs`` where
+  ``drbd`` is Promoted, ``{order: [drbd, fs]}`` starts ``fs`` after the promotion. That is
+  the DRBD-backed MySQL of the classic HA guide::
+
+      resources:
+        mysql-drbd: {agent: "ocf:linbit:drbd", params: {drbd_resource: mysql},
+                     promotable: true, monitor: 20}
+        mysql-fs: {agent: "ocf:heartbeat:Filesystem", params: {device: /dev/drbd0,
+                   directory: /var/lib/mysql, fstype: ext4}}
+        mysql: {systemd: mariadb}
+        mysql-vip: {vip: 192.0.2.50}
+      constraints:
+        - {colocate: [mysql-fs, mysql-drbd]}
+        - {order: [mysql-drbd, mysql-fs]}
+        - {colocate: [mysql, mysql-fs]}
+        - {order: [mysql-fs, mysql]}
+        - {colocate: [mysql-vip, mysql]}
+        - {order: [mysql, mysql-vip]}
 
 Everything Pacemaker gets is one crm batch (:func:`render_batch`), loaded with
 ``crm configure load update FILE``: commands issued one by one raced, and a resource started
@@ -259,16 +281,48 @@ def _primitive(topo, name, spec):
         klass, provider, kind = (parts if len(parts) == 3 else (parts[0], None, parts[1]))
         params = {}
     params.update({str(k): str(v) for k, v in (spec.get("params") or {}).items()})
+    roles = {}
+    if spec.get("promotable"):
+        ops[("monitor", monitor + 1000)] = 20000
+        roles = {("monitor", monitor): "Promoted", ("monitor", monitor + 1000): "Unpromoted"}
     return {"class": klass, "provider": provider, "type": kind, "params": params,
             "meta": {str(k): str(v) for k, v in (spec.get("meta") or {}).items()},
-            "ops": ops}
+            "ops": ops, "op_roles": roles}
+
+
+# A promotable resource's clone: one instance per member, one Promoted.
+CLONE_META = {"promotable": "true", "promoted-max": "1", "promoted-node-max": "1",
+              "clone-node-max": "1", "notify": "true"}
+
+
+def clone_id(name):
+    return name + "-clone"
+
+
+def _promotable(topo):
+    return {name for name, spec in (settings(topo)["resources"] or {}).items()
+            if isinstance(spec, dict) and spec.get("promotable")}
+
+
+def _constraint_ends(topo, constraint):
+    """A constraint's two ends as the CIB model spells them: a promotable resource is its
+    clone's Promoted role (colocation) or its promotion (order, then ``X:start``)."""
+    promotable = _promotable(topo)
+    if "colocate" in constraint:
+        return tuple(clone_id(n) + ":Promoted" if n in promotable else n
+                     for n in constraint["colocate"])
+    first, then = constraint["order"]
+    if first not in promotable and then not in promotable:
+        return first, then
+    return tuple(clone_id(n) + ":promote" if n in promotable else n + ":start"
+                 for n in (first, then))
 
 
 def _fence_primitive(device):
     params = {str(k): str(v) for k, v in (device.get("params") or {}).items()}
     params["pcmk_host_list"] = " ".join(device["nodes"])
     return {"class": "stonith", "provider": None, "type": device["agent"], "params": params,
-            "meta": {}, "ops": {("monitor", 60000): 20000}}
+            "meta": {}, "ops": {("monitor", 60000): 20000}, "op_roles": {}}
 
 
 def constraint_id(constraint):
@@ -287,7 +341,7 @@ def cib_wanted(topo):
                        "dc-deadtime": "%ds" % cfg["dc_deadtime"],
                        "cluster-name": topo.get("cluster_name", "hastack")},
         "rsc_defaults": {"resource-stickiness": str(cfg["stickiness"])},
-        "primitives": {}, "colocations": {}, "orders": {}, "locations": {},
+        "primitives": {}, "clones": {}, "colocations": {}, "orders": {}, "locations": {},
     }
     if fencing_enabled(topo):
         for device in cfg["fencing"] or []:
@@ -298,12 +352,14 @@ def cib_wanted(topo):
                     device["name"], node, "-INFINITY")
     for name, spec in (cfg["resources"] or {}).items():
         out["primitives"][name] = _primitive(topo, name, spec)
+        if spec.get("promotable"):
+            out["clones"][clone_id(name)] = {"resource": name, "meta": dict(CLONE_META)}
     for c in cfg["constraints"] or []:
+        a, b = _constraint_ends(topo, c)
         if "colocate" in c:
-            out["colocations"][constraint_id(c)] = (c["colocate"][0], c["colocate"][1],
-                                                   "INFINITY")
+            out["colocations"][constraint_id(c)] = (a, b, "INFINITY")
         else:
-            out["orders"][constraint_id(c)] = (c["order"][0], c["order"][1], "Mandatory")
+            out["orders"][constraint_id(c)] = (a, b, "Mandatory")
     return out
 
 
@@ -325,6 +381,9 @@ def _crm_primitive(name, p):
         words += ["%s=%s" % (k, _crm_value(v)) for k, v in sorted(p["meta"].items())]
     for (op, interval), timeout in sorted(p["ops"].items()):
         words += ["op", op, "interval=%s" % _seconds(interval), "timeout=%s" % _seconds(timeout)]
+        role = p.get("op_roles", {}).get((op, interval))
+        if role:
+            words.append("role=%s" % role)
     return " ".join(words)
 
 
@@ -366,6 +425,9 @@ def render_batch(topo, keep=None):
         "%s=%s" % (k, _crm_value(v)) for k, v in sorted(want["rsc_defaults"].items())))
     for name, p in want["primitives"].items():
         lines.append(_crm_primitive(name, p))
+    for cid, c in want["clones"].items():
+        lines.append("clone %s %s meta %s" % (cid, c["resource"], " ".join(
+            "%s=%s" % (k, _crm_value(v)) for k, v in sorted(c["meta"].items()))))
     for cid, (rsc, node, score) in want["locations"].items():
         lines.append("location %s %s %s: %s" % (cid, rsc, score.lower().replace("infinity",
                                                                                  "inf"), node))
@@ -388,6 +450,18 @@ def _nvpairs(elem, tag):
     return out
 
 
+# Pacemaker 2.1 still accepts (and older tools write) the pre-2.1 role names.
+_ROLES = {"Master": "Promoted", "Slave": "Unpromoted"}
+
+
+def _role(role):
+    return _ROLES.get(role, role) if role and role != "Started" else None
+
+
+def _end(rsc, qualifier):
+    return "%s:%s" % (rsc, qualifier) if qualifier else rsc
+
+
 def parse_cib(text):
     """``cibadmin --query`` XML -> the model :func:`cib_wanted` gives (every property and
     primitive in the CIB, not only hastack's)."""
@@ -401,27 +475,41 @@ def parse_cib(text):
         props = _nvpairs(crm_config, "cluster_property_set")
     out = {"properties": props, "rsc_defaults": _nvpairs(conf.find("rsc_defaults"),
                                                           "meta_attributes"),
-           "primitives": {}, "colocations": {}, "orders": {}, "locations": {}}
+           "primitives": {}, "clones": {}, "colocations": {}, "orders": {}, "locations": {}}
     resources = conf.find("resources")
     for prim in (resources.iter("primitive") if resources is not None else []):
-        ops = {}
+        ops, roles = {}, {}
         for op in prim.findall("operations/op"):
-            ops[(op.get("name"), _duration_ms(op.get("interval")))] = _duration_ms(
-                op.get("timeout"))
+            key = (op.get("name"), _duration_ms(op.get("interval")))
+            ops[key] = _duration_ms(op.get("timeout"))
+            if op.get("role"):
+                roles[key] = _role(op.get("role"))
         out["primitives"][prim.get("id")] = {
             "class": prim.get("class"), "provider": prim.get("provider"),
             "type": prim.get("type"), "params": _nvpairs(prim, "instance_attributes"),
-            "meta": _nvpairs(prim, "meta_attributes"), "ops": ops}
+            "meta": _nvpairs(prim, "meta_attributes"), "ops": ops, "op_roles": roles}
+    for clone in (resources.iter("clone") if resources is not None else []):
+        child = clone.find("primitive")
+        out["clones"][clone.get("id")] = {
+            "resource": child.get("id") if child is not None else None,
+            "meta": _nvpairs(clone, "meta_attributes")}
     constraints = conf.find("constraints")
     for c in (constraints if constraints is not None else []):
         score = c.get("score", "")
         score = {"inf": "INFINITY", "+INFINITY": "INFINITY", "-inf": "-INFINITY"}.get(score,
                                                                                       score)
         if c.tag == "rsc_colocation":
-            out["colocations"][c.get("id")] = (c.get("rsc"), c.get("with-rsc"), score)
+            out["colocations"][c.get("id")] = (_end(c.get("rsc"), _role(c.get("rsc-role"))),
+                                               _end(c.get("with-rsc"),
+                                                    _role(c.get("with-rsc-role"))), score)
         elif c.tag == "rsc_order":
-            out["orders"][c.get("id")] = (c.get("first"), c.get("then"),
-                                          c.get("kind", "Mandatory"))
+            first, then = c.get("first"), c.get("then")
+            if c.get("first-action") or c.get("then-action"):
+                # Pacemaker's defaults: first-action start, then-action first-action's.
+                action = c.get("first-action") or "start"
+                first, then = (_end(first, action),
+                               _end(then, c.get("then-action") or action))
+            out["orders"][c.get("id")] = (first, then, c.get("kind", "Mandatory"))
         elif c.tag == "rsc_location":
             out["locations"][c.get("id")] = (c.get("rsc"), c.get("node"), score)
     return out
@@ -468,6 +556,23 @@ def cib_diff(wanted, live):
                     name, op, _seconds(interval),
                     "missing" if got is None else "timeout %s -> %s" % (
                         _seconds(got) if isinstance(got, int) else got, _seconds(timeout))))
+            role = want.get("op_roles", {}).get((op, interval))
+            got_role = have.get("op_roles", {}).get((op, interval))
+            if got is not None and role != got_role:
+                changes.append("resource %s: op %s interval=%s role %s -> %s" % (
+                    name, op, _seconds(interval), got_role or "any", role or "any"))
+    for cid, want in sorted(wanted["clones"].items()):
+        have = live.get("clones", {}).get(cid)
+        if have is None:
+            changes.append("clone %s of %s: missing" % (cid, want["resource"]))
+            continue
+        if have["resource"] != want["resource"]:
+            changes.append("clone %s: resource %s -> %s" % (cid, have["resource"],
+                                                            want["resource"]))
+        for k, v in sorted(want["meta"].items()):
+            if have["meta"].get(k) != v:
+                changes.append("clone %s: meta %s %s -> %s" % (cid, k,
+                                                               have["meta"].get(k, "unset"), v))
     for section, label in (("locations", "location"), ("colocations", "colocation"),
                            ("orders", "order")):
         for cid, want in sorted(wanted[section].items()):
@@ -476,8 +581,8 @@ def cib_diff(wanted, live):
                 changes.append("%s %s: %s" % (label, cid, "missing" if have is None else
                                               "%s -> %s" % (" ".join(have), " ".join(want))))
     strangers = sorted(set(live["primitives"]) - set(wanted["primitives"]))
-    for section in ("locations", "colocations", "orders"):
-        strangers += sorted(set(live[section]) - set(wanted[section]))
+    for section in ("clones", "locations", "colocations", "orders"):
+        strangers += sorted(set(live.get(section, {})) - set(wanted[section]))
     return changes, strangers
 
 
@@ -513,7 +618,33 @@ def parse_crm_mon(text):
             "maintenance": _bool(node.get("maintenance")),
             "unclean": _bool(node.get("unclean")),
             "resources": int(node.get("resources_running", "0"))}
+    in_clones = set()
+    for clone in root.iter("clone"):
+        instances = clone.findall("resource")
+        in_clones.update(id(r) for r in instances)
+        if not instances:
+            continue
+        promotable = _bool(clone.get("multi_state"))
+        roles = {}
+        for res in instances:
+            for n in res.findall("node"):
+                roles[n.get("name")] = _role(res.get("role")) or "Started"
+        promoted = sorted(n for n, r in roles.items() if r == "Promoted")
+        if promotable:
+            role = "Promoted" if promoted else ("Unpromoted" if roles else "Stopped")
+        else:
+            role = "Started" if roles else "Stopped"
+        # Anonymous clones name their instances after the primitive; unique ones add ":N".
+        name = instances[0].get("id").split(":")[0]
+        out["resources"][name] = {
+            "agent": instances[0].get("resource_agent"), "role": role,
+            "active": bool(roles), "failed": any(_bool(r.get("failed")) for r in instances),
+            "managed": all(_bool(r.get("managed", "true")) for r in instances),
+            "nodes": promoted if promotable else sorted(roles),
+            "clone": clone.get("id"), "instances": roles}
     for res in root.iter("resource"):
+        if id(res) in in_clones:
+            continue
         out["resources"][res.get("id")] = {
             "agent": res.get("resource_agent"), "role": res.get("role"),
             "active": _bool(res.get("active")), "failed": _bool(res.get("failed")),
@@ -593,13 +724,17 @@ def summary(topo, mon, quorumtool=None):
             resources[name] = {"role": "absent", "nodes": []}
             continue
         resources[name] = {"role": res["role"], "nodes": list(res["nodes"])}
+        if "instances" in res:
+            resources[name]["instances"] = dict(res["instances"])
+        promotable = name in _promotable(topo)
         if res["failed"]:
             problems.append("cluster resource %s failed" % name)
         elif not res["active"] or res["role"] not in ("Started", "Promoted", "Master"):
             problems.append("cluster resource %s is %s" % (name, res["role"] or "not running"))
         elif len(res["nodes"]) > 1:
-            problems.append("cluster resource %s runs on %d nodes: %s"
-                            % (name, len(res["nodes"]), ", ".join(res["nodes"])))
+            problems.append("cluster resource %s %s on %d nodes: %s"
+                            % (name, "is Promoted" if promotable else "runs",
+                               len(res["nodes"]), ", ".join(res["nodes"])))
     for name, counts in sorted(mon["failcounts"].items()):
         for node, count in sorted(counts.items()):
             problems.append("cluster resource %s has fail count %s on %s (`salt %s "
@@ -667,6 +802,15 @@ def _validate_resources(topo, cfg, nodes_addr, errors):
         elif kind == "agent" and (not isinstance(value, str) or not _AGENT.match(value)):
             errors.append("%s:agent: %r is not a resource agent such as "
                           "ocf:heartbeat:IPaddr2 or systemd:UNIT" % (field, value))
+        promotable = spec.get("promotable", False)
+        if not isinstance(promotable, bool):
+            errors.append("%s:promotable: %r is not true or false" % (field, promotable))
+        elif promotable and not (kind == "agent" and str(value).startswith("ocf:")):
+            errors.append("%s:promotable: only an ocf: agent that can promote (such as "
+                          "ocf:linbit:drbd) can be promotable" % field)
+        elif promotable and clone_id(name) in resources:
+            errors.append("%s:promotable: its clone would be %s, already a resource"
+                          % (field, clone_id(name)))
         for part in ("params", "meta"):
             value = spec.get(part, {})
             if not isinstance(value, dict) or not all(

@@ -2,7 +2,10 @@
 with every controller online after deploy, loud about running without fencing, a second
 run that changes nothing, and the Pacemaker VIP with its service moving together when their
 node is powered off — measured by a client on the host (a new connection every 10 ms, 100 ms
-timeout: the longest gap between two answers and the failed requests)."""
+timeout: the longest gap between two answers and the failed requests). The VIP stands where
+a DRBD-backed MySQL's would: colocated with the Promoted instance of a promotable clone
+(Pacemaker's Stateful agent standing in for DRBD) and started after its promotion, so the
+promotion moves with them."""
 
 import http.client
 import json
@@ -81,6 +84,11 @@ def test_quorate_with_every_controller_online(lab):
         assert st["ok"], st["problems"]
         vip, echo = where(st, "lab-vip"), where(st, "lab-vip-echo")
         assert len(vip) == 1 and vip == echo, st["resources"]
+        # One instance of the promotable clone on every member, Promoted where the VIP is.
+        stateful = st["resources"]["lab-stateful"]
+        assert stateful["role"] == "Promoted" and stateful["nodes"] == vip, stateful
+        assert stateful["instances"] == {n: "Promoted" if n in vip else "Unpromoted"
+                                         for n in CONTROLLERS}, stateful
     # The lab opts out of fencing in words, and every view says so.
     assert st["fencing"] is False and st["warning"].startswith("FENCING IS DISABLED")
     assert lab.holders(VIP) == vip
@@ -109,12 +117,14 @@ def test_vip_and_service_move_together_when_their_node_dies(lab):
     if holder == st["dc"]:
         # Losing the DC costs a DC election on top of the failover; measure the plain case
         # (the lab's ctl1 is the DC, Galera's writer and the API VIPs' holder).
+        # The VIP follows the Promoted instance: move the promotion.
         target = [n for n in CONTROLLERS if n != st["dc"]][-1]
-        lab.sh("ctl2", "crm_resource", "--move", "--resource", "lab-vip", "--node", target)
+        lab.sh("ctl2", "crm_resource", "--move", "--resource", "lab-stateful-clone",
+               "--promoted", "--node", target)
         lab.wait_for(lambda: answer(lab) == target, timeout=30,
                      what="the Pacemaker VIP and its service on %s" % target)
-        # Drop the move's location constraint; stickiness keeps the pair where it is.
-        lab.sh("ctl2", "crm_resource", "--clear", "--resource", "lab-vip")
+        # Drop the move's location constraint; stickiness keeps them where they are.
+        lab.sh("ctl2", "crm_resource", "--clear", "--resource", "lab-stateful-clone")
         holder = target
     survivor = [n for n in CONTROLLERS if n != holder][0]
     client = Client()
@@ -134,6 +144,7 @@ def test_vip_and_service_move_together_when_their_node_dies(lab):
         assert st["quorate"] and st["offline"] == [holder], st
         new = where(st, "lab-vip")
         assert len(new) == 1 and new != [holder] and where(st, "lab-vip-echo") == new, st
+        assert where(st, "lab-stateful") == new, st["resources"]
         assert lab.holders(VIP) == new
         print("\nPacemaker failover (%s powered off, DC %s): first answer from %s %.2f s after "
               "`hastack lab kill` began; longest gap %.2f s, %d failed requests (100 ms timeout)"
@@ -152,3 +163,7 @@ def test_vip_and_service_move_together_when_their_node_dies(lab):
     lab.wait_for(lambda: whole(status(lab, survivor)), timeout=120,
                  what="%s online in the cluster again" % holder)
     assert where(status(lab, survivor), "lab-vip") == new
+    # The returned node's instance runs again, Unpromoted: the promotion stays.
+    lab.wait_for(lambda: status(lab, survivor)["resources"]["lab-stateful"]["instances"].get(
+        holder) == "Unpromoted", timeout=60, what="%s's instance back, Unpromoted" % holder)
+    assert where(status(lab, survivor), "lab-stateful") == new

@@ -26,6 +26,15 @@ LAB_CLUSTER = {
 }
 
 
+# The lab's section now: Pacemaker's Stateful agent as a promotable clone where DRBD would
+# be, the VIP where it is Promoted (cib_promotable.xml, crm_mon_promoted.xml).
+LAB_CLUSTER_PROMOTABLE = copy.deepcopy(LAB_CLUSTER)
+LAB_CLUSTER_PROMOTABLE["resources"]["lab-stateful"] = {
+    "agent": "ocf:pacemaker:Stateful", "promotable": True, "monitor": 1}
+LAB_CLUSTER_PROMOTABLE["constraints"] += [{"colocate": ["lab-vip", "lab-stateful"]},
+                                          {"order": ["lab-stateful", "lab-vip"]}]
+
+
 def output(name):
     with open(os.path.join(OUT, name)) as f:
         return f.read()
@@ -405,7 +414,7 @@ def test_modules_decline_without_hastack():
 
 def test_the_lab_topology_has_this_section_when_it_has_two_controllers():
     from hastack.lab import layout
-    assert layout.make_topology(3, 2)["cluster"] == LAB_CLUSTER
+    assert layout.make_topology(3, 2)["cluster"] == LAB_CLUSTER_PROMOTABLE
     assert layout.make_topology(2, 1)["cluster"]["nodes"] == ["ctl1", "ctl2"]
     assert "cluster" not in layout.make_topology(1, 0)
 
@@ -425,3 +434,121 @@ def test_the_operators_stop_is_neither_reported_nor_undone(topo):
     changes, _ = cluster.cib_diff(cluster.cib_wanted(topo), live)
     assert "resource lab-vip-echo: meta target-role Stopped -> Started" in changes
     assert cluster.operator_meta(topo, live) == {}
+
+
+# -- promotable clones (DRBD-backed MySQL) ---------------------------------------------------
+
+@pytest.fixture
+def promotable(topo):
+    topo["cluster"] = copy.deepcopy(LAB_CLUSTER_PROMOTABLE)
+    return topo
+
+
+def test_a_promotable_resource_is_a_clone_and_its_constraints_mean_the_promoted_one(
+        promotable):
+    lines = cluster.render_batch(promotable).splitlines()
+    assert ("primitive lab-stateful ocf:pacemaker:Stateful op monitor interval=1s timeout=20s "
+            "role=Promoted op monitor interval=2s timeout=20s role=Unpromoted") in lines
+    assert ("clone lab-stateful-clone lab-stateful meta clone-node-max=1 notify=true "
+            "promotable=true promoted-max=1 promoted-node-max=1") in lines
+    assert ("colocation col-lab-vip-with-lab-stateful inf: lab-vip lab-stateful-clone:Promoted"
+            in lines)
+    assert ("order ord-lab-stateful-then-lab-vip Mandatory: lab-stateful-clone:promote "
+            "lab-vip:start") in lines
+    # Constraints between plain resources are as before.
+    assert "order ord-lab-vip-then-lab-vip-echo Mandatory: lab-vip lab-vip-echo" in lines
+    # The clone comes in the same batch as everything else, after its primitive.
+    clone = next(i for i, l in enumerate(lines) if l.startswith("clone "))
+    assert clone > next(i for i, l in enumerate(lines) if l.startswith("primitive lab-stateful"))
+
+
+def test_a_cib_without_the_clone_needs_it(promotable):
+    live = cluster.parse_cib(output("cib_lab.xml"))
+    changes, strangers = cluster.cib_diff(cluster.cib_wanted(promotable), live)
+    assert changes == [
+        "resource lab-stateful (ocf:pacemaker:Stateful): missing",
+        "clone lab-stateful-clone of lab-stateful: missing",
+        "colocation col-lab-vip-with-lab-stateful: missing",
+        "order ord-lab-stateful-then-lab-vip: missing"]
+    assert strangers == []
+
+
+def test_the_promoted_role_in_a_cib_reads_back_the_same_under_either_name(promotable):
+    """Pacemaker 2.1 stores what the tool wrote: Promoted, or the old Master."""
+    want = cluster.cib_wanted(promotable)
+    xml = output("cib_lab.xml").replace("</resources>", """
+      <clone id="lab-stateful-clone">
+        <meta_attributes id="lab-stateful-clone-meta_attributes">
+          <nvpair name="clone-node-max" value="1" id="m1"/>
+          <nvpair name="notify" value="true" id="m2"/>
+          <nvpair name="promotable" value="true" id="m3"/>
+          <nvpair name="promoted-max" value="1" id="m4"/>
+          <nvpair name="promoted-node-max" value="1" id="m5"/>
+        </meta_attributes>
+        <primitive id="lab-stateful" class="ocf" provider="pacemaker" type="Stateful">
+          <operations>
+            <op name="monitor" interval="1s" timeout="20s" role="Master" id="o1"/>
+            <op name="monitor" interval="2s" timeout="20s" role="Slave" id="o2"/>
+          </operations>
+        </primitive>
+      </clone>
+    </resources>""").replace("</constraints>", """
+      <rsc_colocation id="col-lab-vip-with-lab-stateful" score="INFINITY" rsc="lab-vip"
+        with-rsc="lab-stateful-clone" with-rsc-role="Master"/>
+      <rsc_order id="ord-lab-stateful-then-lab-vip" kind="Mandatory" first="lab-stateful-clone"
+        first-action="promote" then="lab-vip" then-action="start"/>
+    </constraints>""")
+    live = cluster.parse_cib(xml)
+    assert cluster.cib_diff(want, live) == ([], [])
+    # A monitor in the wrong role, or a clone that may promote two, is a difference.
+    bad = xml.replace('role="Slave"', 'role="Master"').replace(
+        'name="promoted-max" value="1"', 'name="promoted-max" value="2"')
+    changes, _ = cluster.cib_diff(want, cluster.parse_cib(bad))
+    assert changes == [
+        "resource lab-stateful: op monitor interval=2s role Promoted -> Unpromoted",
+        "clone lab-stateful-clone: meta promoted-max 2 -> 1"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"systemd": "x", "promotable": True},
+     "hastack:cluster:resources:p: promotable: only an ocf: agent that can promote"),
+    ({"agent": "ocf:linbit:drbd", "promotable": "yes"},
+     "hastack:cluster:resources:p:promotable: 'yes' is not true or false"),
+])
+def test_promotable_validation_names_the_field(promotable, spec, message):
+    promotable["cluster"]["resources"]["p"] = spec
+    errors = errors_of(promotable)
+    assert any(e.startswith(message.replace("p: promotable", "p:promotable")) for e in errors), \
+        errors
+
+
+def test_the_lab_cib_with_the_clone_matches_the_pillar(promotable):
+    """As crmsh wrote the batch into Pacemaker 2.1.5 in the lab: roles and actions read back
+    as rendered, so a second run changes nothing."""
+    live = cluster.parse_cib(output("cib_promotable.xml"))
+    assert cluster.cib_diff(cluster.cib_wanted(promotable), live) == ([], [])
+    assert live["clones"]["lab-stateful-clone"]["resource"] == "lab-stateful"
+    assert live["orders"]["ord-lab-stateful-then-lab-vip"] == (
+        "lab-stateful-clone:promote", "lab-vip:start", "Mandatory")
+
+
+def test_crm_mon_with_a_promotable_clone(promotable):
+    mon = cluster.parse_crm_mon(output("crm_mon_promoted.xml"))
+    res = mon["resources"]["lab-stateful"]
+    assert res["role"] == "Promoted" and res["nodes"] == ["ctl2"] and res["active"]
+    assert res["instances"] == {"ctl1": "Unpromoted", "ctl2": "Promoted",
+                                "ctl3": "Unpromoted"}
+    st = cluster.summary(promotable, mon)
+    assert st["ok"] is True, st["problems"]
+    assert st["resources"]["lab-stateful"]["nodes"] == st["resources"]["lab-vip"]["nodes"]
+    # No instance promoted (or two) is a problem the status names.
+    for role, problem in (("Unpromoted", "cluster resource lab-stateful is Unpromoted"),
+                          ("Promoted", "cluster resource lab-stateful is Promoted on 2 "
+                                       "nodes: ctl1, ctl2")):
+        text = output("crm_mon_promoted.xml").replace(
+            'role="Unpromoted" active="true"', 'role="%s" active="true"' % role, 1)
+        if role == "Unpromoted":
+            text = text.replace('role="Promoted" active="true"',
+                                'role="Unpromoted" active="true"')
+        st = cluster.summary(promotable, cluster.parse_crm_mon(text))
+        assert problem in st["problems"], st["problems"]

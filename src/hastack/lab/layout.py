@@ -110,8 +110,11 @@ CLUSTER_VIP = 110
 def lab_cluster(ctls):
     """``hastack:cluster`` for the lab: a Corosync/Pacemaker cluster of the controllers to
     test with. hastack's own reactor manages the lab (``manager: hastack``); Pacemaker has
-    one VIP and the small HTTP unit colocated with it. The lab has no fence devices (nspawn
-    containers have no power switch Pacemaker could reach): it opts out, in those words."""
+    the shape of the classic DRBD-backed MySQL with stand-ins the nodes can run: a
+    promotable clone (Pacemaker's own ``ocf:pacemaker:Stateful`` where DRBD would be), one
+    VIP where it is Promoted and after its promotion, and the small HTTP unit with the VIP.
+    The lab has no fence devices (nspawn containers have no power switch Pacemaker could
+    reach): it opts out, in those words."""
     return {
         "manager": "hastack",
         "nodes": list(ctls),
@@ -122,9 +125,13 @@ def lab_cluster(ctls):
         "resources": {
             "lab-vip": {"vip": str(SUBNET.network_address + CLUSTER_VIP), "monitor": 1},
             "lab-vip-echo": {"systemd": "lab-vip-echo", "monitor": 1},
+            "lab-stateful": {"agent": "ocf:pacemaker:Stateful", "promotable": True,
+                             "monitor": 1},
         },
         "constraints": [{"colocate": ["lab-vip-echo", "lab-vip"]},
-                        {"order": ["lab-vip", "lab-vip-echo"]}],
+                        {"order": ["lab-vip", "lab-vip-echo"]},
+                        {"colocate": ["lab-vip", "lab-stateful"]},
+                        {"order": ["lab-stateful", "lab-vip"]}],
     }
 
 
