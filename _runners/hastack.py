@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import time
 
 import salt.client
@@ -445,8 +446,47 @@ try:
 except ImportError:
     _drbd = None
 
-# How long the master waits for the old Primary's minion before it counts as gone.
+# How long one look waits for the old Primary's minion, and for a TCP answer from its node.
 DRBD_PING_TIMEOUT = 5
+DRBD_KNOCK_TIMEOUT = 2
+
+
+def _answers_tcp(address, port, timeout=DRBD_KNOCK_TIMEOUT):
+    """Does a kernel answer at ``address:port``? Connected or refused: yes. Silence or no
+    route: no."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return "accepted"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError:
+        return None
+
+
+def _drbd_signs_of_life(r, topo, lost, say):
+    """The old Primary's signs of life over the watch window (``drbd.DEAD_AFTER`` s, at
+    least two looks): ``[]`` only if it stayed silent throughout."""
+    probes = [(what, addr, port) for what, addr, port in _drbd.life_probes(topo, r.name)
+              if what in lost or what == "service address"]
+    started, looks = time.monotonic(), 0
+    while True:
+        looks += 1
+        seen = r.call(lost, "test.ping", timeout=DRBD_PING_TIMEOUT,
+                      gather_job_timeout=DRBD_PING_TIMEOUT)
+        signs = ["%s answered test.ping" % n for n in sorted(n for n, ok in seen.items()
+                                                             if ok is True)]
+        for what, addr, port in probes:
+            answer = _answers_tcp(addr, port)
+            if answer:
+                signs.append("%s %s:%d answered TCP (%s)" % (what, addr, port, answer))
+        waited = time.monotonic() - started
+        if signs:
+            say("look %d (+%.0fs): %s" % (looks, waited, "; ".join(signs)))
+            return signs
+        say("look %d (+%.0fs): no sign of %s" % (looks, waited, ", ".join(lost)))
+        if looks >= 2 and waited >= _drbd.DEAD_AFTER:
+            return []
+        time.sleep(min(3.0, max(0.0, _drbd.DEAD_AFTER - waited)))
 
 
 class _Drbd:
@@ -705,7 +745,7 @@ def drbd_autopromote(resource, survivor, lost="", minion=None):
     steps = []
     say = _sayer(steps)
     try:
-        _, found = _drbd_topo(resource, minion)
+        topo, found = _drbd_topo(resource, minion)
     except RuntimeError as exc:
         return _fail({"result": False, "steps": [str(exc)]})
     res = found[resource]
@@ -714,13 +754,13 @@ def drbd_autopromote(resource, survivor, lost="", minion=None):
     started = time.monotonic()
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         r = _Drbd(client, resource, res, say)
-        seen = r.call(lost, "test.ping", timeout=DRBD_PING_TIMEOUT,
-                      gather_job_timeout=DRBD_PING_TIMEOUT)
-        seen = sorted(n for n, ok in seen.items() if ok is True)
-        say("master sees %s" % (", ".join(seen) or "none of " + ", ".join(lost)))
+        signs = _drbd_signs_of_life(r, topo, lost, say)
+        say("master sees %s" % ("; ".join(signs) if signs else
+                                "no sign of %s for %d s" % (", ".join(lost),
+                                                            time.monotonic() - started)))
         st = r.statuses([survivor]).get(survivor)
         say("%s: %s" % (survivor, _drbd.describe(st)))
-        decision = _drbd.auto_promotion(resource, survivor, st, ", ".join(lost), bool(seen))
+        decision = _drbd.auto_promotion(resource, survivor, st, ", ".join(lost), signs)
         say("decision: %s %s: %s" % (decision.action, decision.node, decision.reason))
         out = {"result": decision.ok, "decision": decision.as_dict(), "steps": steps}
         if decision.action == "promote":

@@ -34,8 +34,11 @@ Automatic promotion after a node dies (:func:`auto_promotion`, run by the reacto
 Secondary's beacon reports its peer connection lost). The survivor is promoted only if all of:
 
 1. the survivor is not Primary already and nobody else is known Primary;
-2. the master no longer sees the old Primary (it does not answer ``test.ping``): a lost
-   replication link alone is not a dead node, and promoting then would give two Primaries;
+2. the master no longer sees the old Primary: for a whole watch window (``DEAD_AFTER``
+   seconds, at least two looks) its minion does not answer ``test.ping`` AND its kernel
+   does not answer TCP on its DRBD address or on the service address (a refused connection
+   is an answer). A lost replication link alone is not a dead node, and neither is a minion
+   too busy to answer one ping: promoting then would give two Primaries;
 3. the survivor's DRBD no longer sees its peer either (not Connected): two witnesses, the
    master and the replication link, agree the old Primary is gone;
 4. no split-brain;
@@ -366,10 +369,29 @@ def promotion(resource, nodes, target, statuses, force=False):
                     "force=True" % (target, detail, resource, target))
 
 
+# The old Primary counts as gone only after this long without any sign of life (rule 2).
+DEAD_AFTER = 15
+
+
+def life_probes(topo, resource):
+    """``[(what, address, port)]``: where the master knocks for a sign of the old Primary's
+    life besides ``test.ping``: each node's DRBD address and the service address, on the
+    resource's port. Any TCP answer, a refusal included, means a live kernel there."""
+    res = resources(topo)[resource]
+    port = int(res.get("port", 7789))
+    nodes = (topo or {}).get("nodes") or {}
+    out = [(node, str(nodes[node]["address"]), port) for node in res.get("nodes", [])
+           if node in nodes]
+    if res.get("address"):
+        out.append(("service address", str(res["address"]), port))
+    return out
+
+
 def auto_promotion(resource, survivor, status, old_primary, master_sees_old_primary):
     """Should the reactor promote ``survivor`` after ``old_primary``'s node seemed to die?
-    ``status`` is the survivor's :class:`Status` (None: it did not answer). See the module
-    doc for the rules."""
+    ``status`` is the survivor's :class:`Status` (None: it did not answer);
+    ``master_sees_old_primary`` is the signs of life the master found (sentences; empty or
+    False: none in the whole window). See the module doc for the rules."""
     if status is None or not status.configured:
         return Decision("refuse", survivor, "%s did not report resource %s"
                         % (survivor, resource))
@@ -377,8 +399,11 @@ def auto_promotion(resource, survivor, status, old_primary, master_sees_old_prim
         return Decision("already", survivor, "%s is already Primary on %s"
                         % (resource, survivor))
     if master_sees_old_primary:
-        return Decision("refuse", survivor, "the master still sees %s: a lost replication link "
-                        "is not a dead node; not promoting %s" % (old_primary, survivor))
+        signs = ("" if master_sees_old_primary is True
+                 else " (%s)" % "; ".join(master_sees_old_primary))
+        return Decision("refuse", survivor, "the master still sees %s%s: a lost replication "
+                        "link is not a dead node; not promoting %s"
+                        % (old_primary, signs, survivor))
     if status.connected or status.peer_role == "Primary":
         return Decision("refuse", survivor, "%s still has a replication link to its peer (%s, "
                         "peer %s): not promoting" % (survivor, status.connection,

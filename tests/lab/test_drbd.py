@@ -33,7 +33,9 @@ def drbd_lab(lab):
         hastack("lab", "drbd", "down", check=False)
 
 
-def statuses(lab, nodes=VMS, timeout=60):
+def statuses(lab, nodes=VMS, timeout=120):
+    # The VMs run under software emulation on a loaded host: Salt's own wait for a minion
+    # that is slow to return (-t, then its job queries) can pass a minute.
     return lab.salt("-L", ",".join(nodes), "ha_drbd.status", RESOURCE, "-t", "30",
                     timeout=timeout)
 

@@ -439,3 +439,65 @@ def test_vm_recipe_hash_follows_the_pins(monkeypatch):
     before = vm.recipe_hash()
     monkeypatch.setattr(vm.pins, "RUNTIME", vm.pins.RUNTIME + ["extra==1.0"])
     assert vm.recipe_hash() != before
+
+
+def test_the_master_knocks_on_every_node_and_the_service_address(good):
+    t = layout.add_drbd(copy.deepcopy(good))
+    assert drbd.life_probes(t, "mysql") == [
+        ("db1", "198.18.10.31", 7789), ("db2", "198.18.10.32", 7789),
+        ("service address", "198.18.10.40", 7789)]
+
+
+def test_a_refusal_names_the_signs_of_life_the_master_found():
+    survivor = st(connection="WFConnection", peer_role="Unknown", peer_disk="DUnknown")
+    decision = drbd.auto_promotion("mysql", "db2", survivor, "db1", [
+        "db1 198.18.10.31:7789 answered TCP (refused)"])
+    assert decision.action == "refuse"
+    assert decision.reason.startswith("the master still sees db1 (db1 198.18.10.31:7789 "
+                                      "answered TCP (refused)): a lost replication link")
+    # No sign in the whole window: the other rules decide.
+    assert drbd.auto_promotion("mysql", "db2", survivor, "db1", []).action == "promote"
+
+
+class _Silent:
+    """The runner's view of a resource whose old Primary answers pings as told."""
+    name = "mysql"
+
+    def __init__(self, pings):
+        self.pings, self.looks = list(pings), 0
+
+    def call(self, nodes, fun, **kwargs):
+        self.looks += 1
+        return {"db1": True} if self.pings.pop(0) else {}
+
+
+def _runner_with_clock(monkeypatch, knocks):
+    from test_salt_adapters import load
+    runner = load("_runners", "hastack", __opts__={"id": "master"}, __context__={})
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s + 5))
+    monkeypatch.setattr(runner, "_answers_tcp", lambda addr, port: knocks.get(addr))
+    return runner
+
+
+def test_a_dead_primary_is_silent_for_the_whole_window_before_promotion(topo, monkeypatch):
+    runner = _runner_with_clock(monkeypatch, {})
+    r, said = _Silent([False] * 10), []
+    assert runner._drbd_signs_of_life(r, topo, ["db1"], said.append) == []
+    assert r.looks >= 2 and said[-1].startswith("look %d" % r.looks)
+
+
+def test_one_missed_ping_is_not_death_when_the_kernel_still_answers(topo, monkeypatch):
+    # The CI run that promoted a live Primary: its busy minion missed one 5 s ping.
+    runner = _runner_with_clock(monkeypatch, {"198.18.10.31": "refused"})
+    r = _Silent([False] * 10)
+    assert runner._drbd_signs_of_life(r, topo, ["db1"], lambda m: None) == [
+        "db1 198.18.10.31:7789 answered TCP (refused)"]
+    assert r.looks == 1
+    # The survivor (db2) answering is no sign of db1's life; a late ping is.
+    runner = _runner_with_clock(monkeypatch, {"198.18.10.32": "accepted"})
+    r = _Silent([False, True])
+    assert runner._drbd_signs_of_life(r, topo, ["db1"], lambda m: None) == [
+        "db1 answered test.ping"]
+    assert r.looks == 2
