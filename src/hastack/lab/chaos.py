@@ -36,13 +36,17 @@ CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
 
 
 class TokenLoad(threading.Thread):
-    """Keystone tokens through the VIP, one at a time: (time, ok) for each request.
-    ``connect_retries``: how often a connection that could not be opened is tried again
-    (keystoneauth's own retry, 0.5 s then 1 s apart); nothing was sent, so any client may."""
+    """Keystone tokens through the VIP, one at a time: (time, ok) for each request and how
+    long each answer took. ``connect_retries``: how often a connection that could not be
+    opened is tried again (keystoneauth's own retry, 0.5 s then 1 s apart); nothing was
+    sent, so any client may. ``timeout``: how long a request may take before it counts as
+    failed (keystoneauth's default is no limit)."""
 
-    def __init__(self, topo, connect_retries=0):
+    def __init__(self, topo, connect_retries=0, timeout=2):
         super().__init__(daemon=True)
         self.connect_retries = connect_retries
+        self.timeout = timeout
+        self.took = []
         self.url = keystone.auth_url(topo)
         self.password = topo["secrets"]["keystone_admin_password"]
         self.results = []
@@ -59,8 +63,9 @@ class TokenLoad(threading.Thread):
                                project_domain_id="default")
             t = time.monotonic()
             try:
-                ok = bool(ks_session.Session(auth=auth, timeout=2,
+                ok = bool(ks_session.Session(auth=auth, timeout=self.timeout,
                                              connect_retries=self.connect_retries).get_token())
+                self.took.append(time.monotonic() - t)
             except Exception as exc:  # noqa: BLE001 - every failure counts as a failed request
                 ok = False
                 self.errors.append((t, "%s: %s" % (type(exc).__name__, str(exc)[:120])))
@@ -156,7 +161,7 @@ class Chaos:
 
     # -- one scenario ------------------------------------------------------------------------
     def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None,
-            connect_retries=0):
+            connect_retries=0, token_timeout=2):
         """Load, fault, (undo), back to green; returns the scenario's figures."""
         self.ready()
         if self.db is None:
@@ -166,7 +171,7 @@ class Chaos:
                  "CREATE OR REPLACE TABLE hastack_test.%s (id INT PRIMARY KEY)" % table)
         queue = "chaos-" + name
         self.fresh_queue(queue)
-        tokens = TokenLoad(self.topo, connect_retries)
+        tokens = TokenLoad(self.topo, connect_retries, token_timeout)
         writer = load.Writer(self.db, "hastack_test." + table)
         publisher = Publisher(self.amqp(), queue)
         for t in (tokens, writer, publisher):
@@ -202,6 +207,8 @@ class Chaos:
             "token_failed": tokens.failed(),
             # When they failed, in seconds since the fault, and why (the first 10).
             "token_errors": [[round(t - t_fault, 1), why] for t, why in tokens.errors][:10],
+            # The slowest answered token request, in seconds.
+            "token_slowest_s": round(max(tokens.took), 2) if tokens.took else None,
             "rows_acked": len(writer.acked),
             "rows_lost": len(rows_lost),
             # Which acknowledged ids each member lacked (the first 10), when any did.
@@ -213,6 +220,8 @@ class Chaos:
         }
         if connect_retries:
             out["token_connect_retries"] = connect_retries
+        if token_timeout != 2:
+            out["token_timeout_s"] = token_timeout
         if watch_unit:
             out["unit_back_s"] = back.get("seconds")
         if undo:
@@ -295,12 +304,14 @@ class Chaos:
         # Membership, with the user's commands: the figure is the whole step (boot, one
         # orch.deploy; or the drain, one orch.deploy and the node's removal) until green.
         # The token client retries a connection it could not open, as an OpenStack client
-        # may: the lab's 2 cores run six nodes, and Salt's own work on all of them at once
-        # (module sync, pillar refresh) has stalled a connect past 2 s.
+        # may, and waits up to 10 s for an answer: the lab's 2 cores run six nodes and a
+        # whole deploy, and Salt's own work on all of them at once (module sync, pillar
+        # refresh, a Galera SST) has stalled connects and answers past 2 s. How slow the
+        # slowest answer was is a figure (token_slowest_s).
         out.append(("add-controller", dict(inject=self.resize(len(CONTROLLERS) + 1),
-                                           connect_retries=2)))
+                                           connect_retries=2, token_timeout=10)))
         out.append(("remove-controller", dict(inject=self.resize(len(CONTROLLERS)),
-                                              connect_retries=2)))
+                                              connect_retries=2, token_timeout=10)))
         return out
 
     def resize(self, controllers):
