@@ -716,7 +716,7 @@ def summary(topo, mon, quorumtool=None):
     declared = list(settings(topo)["resources"] or {})
     if fencing_enabled(topo):
         declared = [d["name"] for d in settings(topo)["fencing"] or []] + declared
-    resources = {}
+    resources, promotable = {}, _promotable(topo)
     for name in declared:
         res = mon["resources"].get(name)
         if res is None:
@@ -726,14 +726,13 @@ def summary(topo, mon, quorumtool=None):
         resources[name] = {"role": res["role"], "nodes": list(res["nodes"])}
         if "instances" in res:
             resources[name]["instances"] = dict(res["instances"])
-        promotable = name in _promotable(topo)
         if res["failed"]:
             problems.append("cluster resource %s failed" % name)
         elif not res["active"] or res["role"] not in ("Started", "Promoted", "Master"):
             problems.append("cluster resource %s is %s" % (name, res["role"] or "not running"))
         elif len(res["nodes"]) > 1:
             problems.append("cluster resource %s %s on %d nodes: %s"
-                            % (name, "is Promoted" if promotable else "runs",
+                            % (name, "is Promoted" if name in promotable else "runs",
                                len(res["nodes"]), ", ".join(res["nodes"])))
     for name, counts in sorted(mon["failcounts"].items()):
         for node, count in sorted(counts.items()):
