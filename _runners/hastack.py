@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import socket
 import time
 
@@ -796,9 +797,39 @@ HEAL_LOCK_WAIT = 300
 
 
 @contextlib.contextmanager
+def _heal_claim(resource):
+    """True while this call holds ``resource``'s heal, False when another heal of it is in
+    flight: that one deals with the trouble (or the beacon reports it again), so a second
+    event does not queue behind it in the reactor's threads."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", resource)
+    with open(os.path.join(_state_dir(), "heal-%s.claim" % name), "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _heal_state_lock():
+    """The damping state's read-modify-write, never held across an action: heal_reset does
+    not wait for a recovery in progress."""
+    with open(os.path.join(_state_dir(), "heal-state.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def _heal_lock(wait=HEAL_LOCK_WAIT):
-    """One heal at a time across the reactor's threads and processes: a second event for the
-    same trouble then finds it fixed, or is damped."""
+    """One heal action at a time across the reactor's threads and processes (two repairs
+    never interleave on the same nodes)."""
     with open(os.path.join(_state_dir(), "heal.lock"), "w") as f:
         deadline = time.monotonic() + wait
         while True:
@@ -1010,6 +1041,14 @@ def heal(data=None, minion=None, **kwargs):
     paused = _heal_paused()
     if paused:         # before compiling the pillar: a paused master stays cheap
         return _audit(dict(record, result="paused", reason=paused))
+    with _heal_claim(resource) as mine:
+        if not mine:
+            return _audit(dict(record, result="busy",
+                               reason="a heal of %s is in progress" % resource))
+        return _heal_claimed(record, resource, event, minion)
+
+
+def _heal_claimed(record, resource, event, minion):
     topo = _pillar(minion).get("hastack") or {}
     started = time.monotonic()
     try:
@@ -1021,27 +1060,32 @@ def heal(data=None, minion=None, **kwargs):
                 return _audit(dict(record, result="nothing-to-do", reason=action["reason"]))
             if action["action"] == "alert":
                 return _audit(dict(record, result="gave-up", reason=action["reason"]))
-            state = _heal_state()
-            now = time.time()
-            entry = state.setdefault(resource, {"attempts": [], "alerted": 0})
-            entry["attempts"] = _heal.prune(entry["attempts"], now, _heal.policy(topo))
-            verdict, info = _heal.damp(entry["attempts"], now, _heal.policy(topo))
-            if verdict == "wait":
-                return _audit(dict(record, result="deferred",
-                                   reason="backoff: %s s before the next attempt" % info))
-            if verdict == "give_up":
-                if now - entry.get("alerted", 0) < _heal.policy(topo)["window"]:
-                    return _audit(dict(record, result="damped", reason=info))
-                entry["alerted"] = now
+            with _heal_state_lock():
+                state = _heal_state()
+                now = time.time()
+                entry = state.setdefault(resource, {"attempts": [], "alerted": 0})
+                entry["attempts"] = _heal.prune(entry["attempts"], now, _heal.policy(topo))
+                verdict, info = _heal.damp(entry["attempts"], now, _heal.policy(topo))
+                if verdict == "wait":
+                    return _audit(dict(record, result="deferred",
+                                       reason="backoff: %s s before the next attempt" % info))
+                if verdict == "give_up":
+                    if now - entry.get("alerted", 0) < _heal.policy(topo)["window"]:
+                        return _audit(dict(record, result="damped", reason=info))
+                    entry["alerted"] = now
+                    _heal_state(state)
+                    return _audit(dict(record, result="gave-up", reason=info + "; a human is "
+                                       "needed: see `salt-run hastack.status`"))
+                entry["attempts"].append(now)
                 _heal_state(state)
-                return _audit(dict(record, result="gave-up", reason=info + "; a human is "
-                                   "needed: see `salt-run hastack.status`"))
-            entry["attempts"].append(now)
-            _heal_state(state)
             ok, what = _heal_act(client, topo, action)
             if ok is None:             # fixed meanwhile: not an attempt after all
-                entry["attempts"].pop()
-                _heal_state(state)
+                with _heal_state_lock():
+                    state = _heal_state()
+                    attempts = state.get(resource, {}).get("attempts", [])
+                    if now in attempts:
+                        attempts.remove(now)
+                        _heal_state(state)
                 return _audit(dict(record, result="nothing-to-do", reason=what))
             return _audit(dict(record, result="healed" if ok else "failed", done=what,
                                seconds=round(time.monotonic() - started, 1),
@@ -1083,7 +1127,7 @@ def heal_reset(resource=None):
         salt-run hastack.heal_reset resource=service:ctl3:keystone
         salt-run hastack.heal_reset
     """
-    with _heal_lock():
+    with _heal_state_lock():
         state = _heal_state()
         cleared = sorted(state) if resource is None else [r for r in state if r == resource]
         _heal_state({} if resource is None else {k: v for k, v in state.items()

@@ -33,3 +33,16 @@ def pytest_collection_modifyitems(items):
     order, whatever the file order."""
     items.sort(key=lambda item: LAST.index(item.module.__name__) + 1
                if item.module.__name__ in LAST else 0)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the lab's state (heal log, runner steps, MariaDB's
+    units and logs): CI keeps only the output."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("setup", "call"):
+        try:
+            report.sections.append(("lab diagnostics", LabClient().diagnostics()))
+        except Exception as exc:  # the failure itself matters more
+            report.sections.append(("lab diagnostics", "unavailable: %r" % exc))

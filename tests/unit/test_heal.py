@@ -3,6 +3,7 @@ safety rules (Galera never bootstrapped by restart, Pacemaker's resources left a
 damping, with the runner's audit trail."""
 
 import json
+import time
 
 import pytest
 
@@ -354,3 +355,40 @@ def test_a_slow_check_never_holds_the_minion_and_is_not_queued_twice(good, monke
     # The next call starts a fresh check.
     beacon.beacon([])
     assert len(started) == 2
+
+
+def test_an_event_for_a_resource_being_healed_does_not_queue(good, tmp_path, monkeypatch):
+    """The CI run where a full Galera outage fired an event a second from five beacons: each
+    waited for the heal lock in a reactor thread. A second event for the resource in flight
+    is logged as busy at once; another resource still gets its heal."""
+    runner = None
+
+    def restart(node):
+        # While ctl2's keystone is being restarted, the same trouble is reported again.
+        if not inner:
+            inner.append(runner.heal(data={"kind": "service", "id": "ctl2",
+                                           "unit": "keystone"}))
+        return {"was": "failed", "restarted": True, "active": True, "comment": "active"}
+
+    inner = []
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": restart})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    monkeypatch.setattr(runner, "HEAL_LOCK_WAIT", 0.5)
+    ret = runner.heal(data={"kind": "service", "id": "ctl2", "unit": "keystone"})
+    assert ret["result"] == "healed"
+    assert [r["result"] for r in inner] == ["busy"]
+    assert inner[0]["reason"] == "a heal of service:ctl2:keystone is in progress"
+    restarts = [c for c in client.calls if c[0] == "ha_heal.ensure_running"]
+    assert len(restarts) == 1
+
+
+def test_heal_reset_does_not_wait_for_a_heal_in_progress(good, tmp_path, monkeypatch):
+    """CI: `salt-run hastack.heal_reset` timed out after 300 s behind a Galera recovery."""
+    client = FakeClient({"grains.get": lambda n: True, "ha_heal.ensure_running": lambda n: {
+        "was": "failed", "restarted": True, "active": False, "comment": "still down"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    runner.heal(data={"kind": "service", "id": "ctl2", "unit": "keystone"})
+    with runner._heal_lock(wait=0.1):          # an action in progress
+        started = time.monotonic()
+        assert runner.heal_reset()["cleared"] == ["service:ctl2:keystone"]
+        assert time.monotonic() - started < 1

@@ -78,6 +78,48 @@ class LabClient:
     def status(self):
         return json.loads(hastack("lab", "status", "--json").stdout)
 
+    def diagnostics(self, lines=30):
+        """What a failed lab test leaves for whoever reads CI's output: the master's last heal
+        decisions and runner steps, and each controller's MariaDB unit and last log lines.
+        Read from files and local nspawn execs only, so it cannot hang on a stuck master."""
+        out = []
+        heal_log = os.path.join(self.lab.master.root_dir, "var/cache/salt/master/hastack",
+                                "heal.log")
+        try:
+            with open(heal_log) as f:
+                tail = f.readlines()[-lines:]
+        except OSError:
+            tail = []
+        out.append("-- heal log (last %d)" % len(tail))
+        for line in tail:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            seen = rec.get("seen") or {}
+            out.append("%s %s %s %s/%s %s" % (
+                rec.get("time"), rec.get("resource"), rec.get("result"), seen.get("node"),
+                seen.get("state") or seen.get("problem"),
+                str(rec.get("reason") or rec.get("done") or "")[:300]))
+        try:
+            with open(self.lab.master.log, errors="replace") as f:
+                steps = [ln.rstrip() for ln in f if "[galera] +" in ln or "[drbd]" in ln
+                         or "[WARNING ]" in ln and "heal " not in ln
+                         and "unclosed" not in ln]
+        except OSError:
+            steps = []
+        out.append("-- master log (runner steps, warnings; last %d)" % min(lines, len(steps)))
+        out.extend(line[:300] for line in steps[-lines:])
+        for name in ("ctl1", "ctl2", "ctl3"):
+            node = self.lab.node(name)
+            if not node.is_running():
+                out.append("-- %s: not running" % name)
+                continue
+            res = node.exec(["sh", "-c", "systemctl is-active mariadb; journalctl -u mariadb "
+                             "-n 12 --no-pager -o short-precise | cut -c1-220"], timeout=15)
+            out.append("-- %s mariadb: %s" % (name, res.stdout.strip()))
+        return "\n".join(out)
+
     def wait_for(self, predicate, timeout=60, what="condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
