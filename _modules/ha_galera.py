@@ -8,6 +8,7 @@ The decisions (who bootstraps, what each grastate.dat says) are :mod:`hastack.ga
 
 import os
 import subprocess
+import time
 
 try:
     from hastack import galera, galera_health
@@ -201,18 +202,46 @@ def join(donor=None):
                        timeout=30)
 
 
-def stop():
+def stop(kill_after=None):
     """
-    Stop MariaDB on this node (a member stuck outside a Primary component, before a
-    recovery re-elects).
+    Stop MariaDB on this node (a member leaving the cluster, or one stuck outside a Primary
+    component before a recovery re-elects).
+
+    kill_after
+        seconds to wait for a clean stop before SIGKILL; only for a member outside any
+        Primary component. One that systemd restarted after a full outage ignores SIGTERM
+        while it waits for a Primary component (``pc.wait_prim_timeout``, 30 s). Killing it
+        loses nothing: without a Primary component it has committed nothing since it
+        started, and every earlier commit is on disk (``innodb_flush_log_at_trx_commit =
+        1``).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl2 ha_galera.stop
+        salt ctl2 ha_galera.stop kill_after=5
     """
-    return _systemctl("stop", 300)
+    if kill_after is None:
+        return _systemctl("stop", 300)
+    # The stop job sends SIGTERM; killing the process under it ends the job without a
+    # restart (Restart= does not apply to a unit being stopped).
+    subprocess.run(["systemctl", "stop", "--no-block", "mariadb"], capture_output=True,
+                   timeout=30)
+    deadline = time.monotonic() + float(kill_after)
+    while _running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    killed = _running()
+    if killed:
+        subprocess.run(["systemctl", "kill", "-s", "KILL", "mariadb"], capture_output=True,
+                       timeout=30)
+        deadline = time.monotonic() + 60
+        while _running() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    if _running():
+        return {"result": False, "comment": "mariadb still running after SIGKILL"}
+    return {"result": True, "comment": "killed after %s s without stopping" % kill_after
+            if killed else "stopped"}
 
 
 def render_config():

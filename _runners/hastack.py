@@ -109,6 +109,10 @@ def vips(wait=0, minion=None):
             time.sleep(1)
 
 
+# A member outside any Primary component gets this long to stop cleanly (ha_galera.stop).
+STUCK_KILL_AFTER = 5
+
+
 class _Galera:
     """The cluster-wide Galera steps, over Salt; every decision is hastack.galera's."""
 
@@ -214,10 +218,11 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
         acted = []
         if stuck and not any(r.primary for r in reports.values()) and not dry_run:
             # Running but outside any Primary component (restarted after a full outage):
-            # their positions are only readable once stopped. None serves: stop them together.
+            # their positions are only readable once stopped. None serves: stop them
+            # together, killing those that wait for a Primary component (ha_galera.stop).
             say("%s: running outside a Primary component: stopping" % ", ".join(stuck))
             acted.extend("stopped %s" % name for name in stuck)
-            cluster.start_all(stuck, "ha_galera.stop")
+            cluster.start_all(stuck, "ha_galera.stop", ["kill_after=%d" % STUCK_KILL_AFTER])
             reports = cluster.reports()
         for name in members:
             say("%s: %s" % (name, galera.describe(reports.get(name))))

@@ -60,3 +60,40 @@ def test_topology_module_declines_without_hastack():
     mod.HAS_HASTACK = False
     ok, reason = mod.__virtual__()
     assert ok is False and "salt-pip install hastack" in reason
+
+
+def galera_module(monkeypatch, stops_after):
+    """ha_galera with systemctl faked: MariaDB leaves after ``stops_after`` looks at its
+    unit (None: only SIGKILL ends it)."""
+    mod = load("_modules", "ha_galera")
+    calls, looks = [], [0]
+
+    def run(argv, **kw):
+        calls.append(argv[1:])
+        return type("Res", (), {"returncode": 0, "stdout": "", "stderr": ""})()
+
+    def running():
+        looks[0] += 1
+        if ["kill", "-s", "KILL", "mariadb"] in calls:
+            return False
+        return stops_after is None or looks[0] <= stops_after
+    monkeypatch.setattr(mod.subprocess, "run", run)
+    monkeypatch.setattr(mod, "_running", running)
+    monkeypatch.setattr(mod.time, "sleep", lambda s: None)
+    return mod, calls
+
+
+def test_galera_stop_kills_a_member_that_ignores_sigterm(monkeypatch):
+    clock = [0.0]
+    mod, calls = galera_module(monkeypatch, stops_after=None)
+    monkeypatch.setattr(mod.time, "monotonic", lambda: clock.__setitem__(0, clock[0] + 1)
+                        or clock[0])
+    ret = mod.stop(kill_after=5)
+    assert ret == {"result": True, "comment": "killed after 5 s without stopping"}
+    assert calls == [["stop", "--no-block", "mariadb"], ["kill", "-s", "KILL", "mariadb"]]
+
+
+def test_galera_stop_does_not_kill_a_member_that_stops(monkeypatch):
+    mod, calls = galera_module(monkeypatch, stops_after=2)
+    assert mod.stop(kill_after=5) == {"result": True, "comment": "stopped"}
+    assert calls == [["stop", "--no-block", "mariadb"]]
