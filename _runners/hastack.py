@@ -162,15 +162,20 @@ def _state_dir():
 
 
 @contextlib.contextmanager
-def _galera_lock():
-    """One recovery at a time: the operator's and the reactor's never interleave; the
-    second finds the Primary component the first made, and only joins."""
-    with open(os.path.join(_state_dir(), "galera.lock"), "w") as f:
+def _flock(name):
+    """An exclusive lock on the master's ``name`` file, across threads and processes."""
+    with open(os.path.join(_state_dir(), name), "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _galera_lock():
+    """One recovery at a time: the operator's and the reactor's never interleave; the
+    second finds the Primary component the first made, and only joins."""
+    return _flock("galera.lock")
 
 
 def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
@@ -819,16 +824,10 @@ def _heal_claim(resource):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
 def _heal_state_lock():
     """The damping state's read-modify-write, never held across an action: heal_reset does
     not wait for a recovery in progress."""
-    with open(os.path.join(_state_dir(), "heal-state.lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return _flock("heal-state.lock")
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@ tests for it, then tears it down)."""
 
 import pytest
 
-from hastack.lab.client import LabClient, lab_session
+from hastack.lab.client import add_diagnostics, lab_session
 
 
 @pytest.fixture(scope="session")
@@ -16,9 +16,4 @@ def pytest_runtest_makereport(item, call):
     """A failed test's report carries the lab's state (heal log, runner steps, MariaDB's
     units and logs): CI keeps only the output."""
     outcome = yield
-    report = outcome.get_result()
-    if report.failed and call.when in ("setup", "call"):
-        try:
-            report.sections.append(("lab diagnostics", LabClient().diagnostics()))
-        except Exception as exc:  # the failure itself matters more
-            report.sections.append(("lab diagnostics", "unavailable: %r" % exc))
+    add_diagnostics(outcome.get_result(), call.when)

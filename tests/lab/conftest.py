@@ -5,7 +5,8 @@ test file can keep the lab for the next run with HASTACK_KEEP_LAB=1 (`up` conver
 
 import pytest
 
-from hastack.lab.client import NODES, LabClient, hastack, lab_session  # noqa: F401
+from hastack.lab.client import (NODES, LabClient, add_diagnostics, hastack,  # noqa: F401
+                                lab_session)
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +41,4 @@ def pytest_runtest_makereport(item, call):
     """A failed test's report carries the lab's state (heal log, runner steps, MariaDB's
     units and logs): CI keeps only the output."""
     outcome = yield
-    report = outcome.get_result()
-    if report.failed and call.when in ("setup", "call"):
-        try:
-            report.sections.append(("lab diagnostics", LabClient().diagnostics()))
-        except Exception as exc:  # the failure itself matters more
-            report.sections.append(("lab diagnostics", "unavailable: %r" % exc))
+    add_diagnostics(outcome.get_result(), call.when)

@@ -178,3 +178,15 @@ def lab_session():
     finally:
         if not os.environ.get("HASTACK_KEEP_LAB"):
             hastack("lab", "down", check=False)
+
+
+def add_diagnostics(report, when):
+    """A pytest report of a failed setup or call gets a section with the lab's diagnostics
+    (LabClient.diagnostics)."""
+    if not (report.failed and when in ("setup", "call")):
+        return
+    try:
+        text = LabClient().diagnostics()
+    except Exception as exc:  # the failure itself matters more
+        text = "unavailable: %r" % exc
+    report.sections.append(("lab diagnostics", text))
