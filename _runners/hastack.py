@@ -141,6 +141,32 @@ class _Galera:
                            "%s); see `journalctl -u mariadb` on %s" % (node, timeout, status,
                                                                        node))
 
+    def wait_joined(self, node, join_args, timeout=600, rejoins=2):
+        """wait_synced for a joiner; one stuck outside the Primary component while it joins
+        (``galera.joiner_stuck``: evicted on a loaded host, it never retries) is started
+        again, ``rejoins`` times at most."""
+        deadline = time.monotonic() + timeout
+        outside_since, status = None, None
+        while time.monotonic() < deadline:
+            status = self.call([node], "ha_galera.status").get(node)
+            if galera.healthy(status):
+                return status
+            now = time.monotonic()
+            outside = isinstance(status, dict) and not status.get("primary")
+            outside_since = (outside_since or now) if outside else None
+            if outside and galera.joiner_stuck(status, now - outside_since):
+                if not rejoins:
+                    break
+                rejoins -= 1
+                self.say("%s: %s outside the Primary component while joining: starting it "
+                         "again" % (node, status.get("cluster_status") or "non-Primary"))
+                self.start_all([node], "ha_galera.join", join_args)
+                outside_since = None
+                continue
+            time.sleep(1)
+        raise RuntimeError("node %s is not Synced in a Primary component (last: %s); see "
+                           "`journalctl -u mariadb` on %s" % (node, status, node))
+
     def start(self, node, fun):
         self.start_all([node], fun)
 
@@ -271,9 +297,10 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                 say("%s: joining%s" % (", ".join(joiners),
                                        " (donors %s)" % donor if donor else ""))
                 acted.extend("joined %s" % name for name in joiners)
-                cluster.start_all(joiners, "ha_galera.join", [donor] if donor else [])
+                join_args = [donor] if donor else []
+                cluster.start_all(joiners, "ha_galera.join", join_args)
                 for name in joiners:
-                    status = cluster.wait_synced(name, timeout=timeout)
+                    status = cluster.wait_joined(name, join_args, timeout=timeout)
                     say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
             final = cluster.wait_synced(decision.node, size=len(members), timeout=timeout)
         except RuntimeError as exc:
@@ -959,10 +986,19 @@ def _heal_act(client, topo, action):
         bad = [n for n in action["nodes"] if got.get(n) is not True]
         return (not bad, "restarted keepalived on %s" % ", ".join(action["nodes"]))
     if kind == "galera_join":
-        # Start a stopped MariaDB, one node at a time; never restart a running one: it is
-        # joining, donating, or will merge into the Primary component by itself.
+        # Start a stopped MariaDB, one node at a time; never restart a running one (it is
+        # joining, donating, or will merge into the Primary component by itself) unless the
+        # plan says it is stuck Disconnected (ha_galera.join restarts it).
         out, bad = [], []
         for node in action["nodes"]:
+            if node in action.get("restart", []):
+                ret = client.cmd([node], "ha_galera.join", tgt_type="list",
+                                 timeout=900).get(node)
+                ok = isinstance(ret, dict) and ret["result"]
+                what = "Disconnected; restarted" if ok else "Disconnected; restart failed"
+                (out if ok else bad).append("%s: %s: %s" % (
+                    node, what, ret.get("comment") if isinstance(ret, dict) else ret))
+                continue
             ret = client.cmd([node], "ha_heal.ensure_running", ["mariadb"], tgt_type="list",
                              timeout=900).get(node)
             ok = isinstance(ret, dict) and ret["active"]

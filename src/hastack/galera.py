@@ -204,6 +204,8 @@ def status_from_wsrep(variables):
         "state_comment": v.get("wsrep_local_state_comment", ""),
         "synced": state == SYNCED,
         "primary": v.get("wsrep_cluster_status", "") == "Primary",
+        # Primary, non-Primary, or Disconnected (its group connection closed: see joiner_stuck)
+        "cluster_status": v.get("wsrep_cluster_status", ""),
         "ready": v.get("wsrep_ready", "OFF") == "ON",
         "cluster_size": int(v.get("wsrep_cluster_size", 0) or 0),
         "cluster_uuid": v.get("wsrep_cluster_state_uuid", ""),
@@ -214,6 +216,27 @@ def status_from_wsrep(variables):
 def healthy(status):
     """The health endpoint's verdict: serve writes only when Synced, Primary and ready."""
     return bool(status and status["synced"] and status["primary"] and status["ready"])
+
+
+# How long a joiner may answer outside the Primary component (non-Primary) before it is
+# started again: a short partition merges back by itself within this.
+REJOIN_AFTER = 30
+
+
+def joiner_stuck(status, outside_for, grace=REJOIN_AFTER):
+    """Must a member that should join a running Primary component be started again?
+
+    A joiner evicted while it joins (a loaded host misses gcomm's timeouts; seen in CI: "New
+    SELF-LEAVE") closes its group connection and stays up ``Disconnected`` for good: nothing
+    in Galera retries. That one is stuck at once. One that answers ``non-Primary`` may merge
+    back by itself; it is stuck after ``grace`` seconds of ``outside_for``. One that does not
+    answer yet (starting, waiting for the group, receiving a state transfer) is not stuck:
+    its unit's own timeouts end a start that fails."""
+    if status is None or healthy(status) or status.get("primary"):
+        return False
+    if status.get("cluster_status") == "Disconnected":
+        return True
+    return outside_for >= grace
 
 
 # What OpenStack services' database sessions ask of Galera (oslo.db's

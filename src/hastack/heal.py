@@ -39,7 +39,7 @@ Pure: events and history in, decisions out. ``_beacons/ha_health.py`` and the ru
 ``hastack.heal`` are the Salt sides.
 """
 
-from hastack import loadbalancer, topology
+from hastack import galera, loadbalancer, topology
 
 POLICY = {
     "max_attempts": 3,        # heal attempts per resource ...
@@ -191,7 +191,10 @@ def plan(topo, event, view):
             if not joiners:
                 return {"action": "none", "reason": "members out of the Primary component do "
                                                     "not answer (%s)" % ", ".join(out)}
-            return {"action": "galera_join", "nodes": joiners}
+            # A joiner that runs Disconnected (evicted while it joined) never comes back by
+            # itself: that one is restarted; the others are only started if stopped.
+            return {"action": "galera_join", "nodes": joiners,
+                    "restart": [n for n in joiners if galera.joiner_stuck(statuses.get(n), 0)]}
         if pending:
             return {"action": "none", "reason": NOT_ROLLED_OUT % ", ".join(pending)
                     + "; orch.deploy brings Galera up"}

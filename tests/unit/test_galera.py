@@ -110,6 +110,21 @@ def test_status_and_health():
     assert not galera.healthy(None)
 
 
+def test_a_joiner_is_started_again_only_when_it_cannot_come_back_by_itself():
+    status = galera.status_from_wsrep({
+        "wsrep_local_state": "0", "wsrep_local_state_comment": "Initialized",
+        "wsrep_cluster_status": "Disconnected", "wsrep_ready": "OFF",
+        "wsrep_cluster_size": "0"})
+    assert status["cluster_status"] == "Disconnected"
+    assert galera.joiner_stuck(status, 0)             # its group connection is closed
+    non_primary = dict(status, cluster_status="non-Primary")
+    assert not galera.joiner_stuck(non_primary, 10)   # may merge back by itself
+    assert galera.joiner_stuck(non_primary, galera.REJOIN_AFTER)
+    assert not galera.joiner_stuck(None, 600)         # starting or receiving a transfer
+    joining = dict(status, primary=True, cluster_status="Primary", state=1)
+    assert not galera.joiner_stuck(joining, 600)      # in the Primary component, joining
+
+
 def test_config(good):
     cnf = galera.render_config(good, "ctl2")
     assert "bind-address = 198.18.10.12" in cnf

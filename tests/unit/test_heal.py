@@ -79,14 +79,26 @@ def test_a_down_backend_restarts_the_unit_on_its_node(good):
 def test_galera_member_out_is_joined_while_a_primary_exists(good):
     view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None}}
     assert heal.plan(good, {"kind": "galera", "node": "ctl3"}, view) == {
-        "action": "galera_join", "nodes": ["ctl3"]}
+        "action": "galera_join", "nodes": ["ctl3"], "restart": []}
+
+
+def test_a_galera_member_left_disconnected_while_joining_is_restarted(good):
+    """CI: ctl2, evicted while it joined after a full outage, ran Disconnected for good;
+    starting a running unit does nothing, so it is restarted."""
+    disconnected = dict(SYNCED, primary=False, synced=False, ready=False,
+                        cluster_status="Disconnected")
+    non_primary = dict(disconnected, cluster_status="non-Primary")
+    view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": disconnected,
+                                         "ctl3": non_primary}}
+    assert heal.plan(good, {"kind": "galera", "node": "ctl2"}, view) == {
+        "action": "galera_join", "nodes": ["ctl2", "ctl3"], "restart": ["ctl2"]}
 
 
 def test_a_galera_backend_down_is_galera_s_business(good):
     event = {"kind": "backend", "node": "ctl1", "service": "galera", "server": "ctl3"}
     assert heal.resource_of(event) == "galera"
     view = {"answering": ALL, "galera": {"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None}}
-    assert heal.plan(good, event, view) == {"action": "galera_join", "nodes": ["ctl3"]}
+    assert heal.plan(good, event, view) == {"action": "galera_join", "nodes": ["ctl3"], "restart": []}
 
 
 def test_galera_without_primary_is_recovered_never_restarted(good):
@@ -121,7 +133,7 @@ def test_a_node_being_rolled_out_is_left_to_the_rollout(good):
     # Once the rollout's last step marks it, it is healed like any other.
     galera = dict(galera, rolled_out=ALL, galera={"ctl1": SYNCED, "ctl2": SYNCED, "ctl3": None})
     assert heal.plan(good, {"kind": "galera", "node": "ctl3"}, galera) == {
-        "action": "galera_join", "nodes": ["ctl3"]}
+        "action": "galera_join", "nodes": ["ctl3"], "restart": []}
 
 
 def test_a_healthy_galera_needs_nothing(good):
@@ -201,7 +213,8 @@ class FakeClient:
 
     def cmd(self, nodes, fun, arg=(), tgt_type="list", timeout=None, **kw):
         self.calls.append((fun, tuple(nodes), tuple(arg)))
-        return {n: self.answers[fun](n) for n in nodes if self.answers[fun](n) is not None}
+        answers = {n: self.answers[fun](n) for n in nodes}     # each node asked once
+        return {n: a for n, a in answers.items() if a is not None}
 
 
 def heal_runner(good, tmp_path, client, monkeypatch):
@@ -392,3 +405,38 @@ def test_heal_reset_does_not_wait_for_a_heal_in_progress(good, tmp_path, monkeyp
         started = time.monotonic()
         assert runner.heal_reset()["cleared"] == ["service:ctl2:keystone"]
         assert time.monotonic() - started < 1
+
+
+def test_recovery_starts_a_joiner_again_when_it_is_left_disconnected(good, tmp_path,
+                                                                      monkeypatch):
+    """The CI run: after the full outage ctl2 was evicted while it joined and the recovery
+    waited 600 s for it, holding the Galera heal."""
+    joined = []
+    disconnected = {"primary": False, "synced": False, "ready": False,
+                    "cluster_status": "Disconnected"}
+    client = FakeClient({
+        "ha_galera.status": lambda n: dict(SYNCED, cluster_status="Primary",
+                                           cluster_size=3) if joined else disconnected,
+        "ha_galera.join": lambda n: joined.append(n) or {"result": True, "comment": ""}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    said = []
+    cluster = runner._Galera(client, ["ctl1", "ctl2", "ctl3"], said.append)
+    status = cluster.wait_joined("ctl2", ["ctl1,"], timeout=60)
+    assert status["cluster_size"] == 3 and joined == ["ctl2"]
+    assert said == ["ctl2: Disconnected outside the Primary component while joining: "
+                    "starting it again"]
+    assert ("ha_galera.join", ("ctl2",), ("ctl1,",)) in client.calls
+
+
+def test_recovery_gives_up_on_a_joiner_that_never_stays(good, tmp_path, monkeypatch):
+    disconnected = {"primary": False, "synced": False, "ready": False,
+                    "cluster_status": "Disconnected"}
+    client = FakeClient({"ha_galera.status": lambda n: disconnected,
+                         "ha_galera.join": lambda n: {"result": True, "comment": ""}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    cluster = runner._Galera(client, ["ctl1", "ctl2", "ctl3"], lambda msg: None)
+    with pytest.raises(RuntimeError, match="node ctl2 is not Synced"):
+        cluster.wait_joined("ctl2", [], timeout=60, rejoins=2)
+    assert len([c for c in client.calls if c[0] == "ha_galera.join"]) == 2
