@@ -94,7 +94,11 @@ def test_partition_cuts_a_node_off_and_heal_restores_it(lab):
     finally:
         hastack("lab", "heal", "ctl2")
     assert lab.status()["nodes"]["ctl2"]["partitioned"] is False
-    assert lab.reaches("ctl1", "198.18.10.12")
+    # One ping with a 1 s wait; the first after the cut may first have to resolve ctl2's
+    # address again, and on a loaded host that once took longer (CI, 2026-11-23).
+    lab.wait_for(lambda: lab.reaches("ctl1", "198.18.10.12")
+                 and lab.reaches("ctl2", "198.18.10.11"), timeout=15,
+                 what="ctl1 and ctl2 to reach each other after heal")
     lab.wait_for(lambda: lab.ping(["ctl2"], timeout=2) == {"ctl2"}, timeout=90,
                  what="ctl2's minion to answer after heal")
 
