@@ -221,12 +221,6 @@ def test_a_survivor_without_an_uptodate_disk_is_not_promoted(drbd_lab, db):
     assert not serving(db)
     res = drbd_lab.salt_run("hastack.drbd_autopromote", RESOURCE, "survivor=" + survivor)
     assert res.returncode != 0 and "Diskless, not UpToDate" in res.stdout, res.stdout
-    # Back to service: the old Primary returns, the survivor re-attaches and resyncs.
-    machine(drbd_lab, primary).start(vm.image_dir())
-    drbd_lab.wait_for(lambda: drbd_lab.ping([primary], timeout=15) == {primary}, timeout=600,
-                      what="%s's minion back" % primary)
-    drbd_lab.salt(survivor, "cmd.run_all", "drbdadm attach %s" % RESOURCE, "-t", "60")
-    res = drbd_lab.salt_run("hastack.drbd_up", timeout=900)
-    assert res.returncode == 0, res.stdout + res.stderr
-    wait_in_sync(drbd_lab)
-    assert serving(db)
+    # The last test of the module: the VMs are removed next. A powered-off Primary's return
+    # (boot, rejoin as Secondary, resync) is test_rows_survive_power_off_...'s; booting it
+    # again here cost 8 of the suite's minutes under emulation.
