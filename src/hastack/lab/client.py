@@ -129,7 +129,6 @@ class LabClient:
         raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
 
 
-
 def orchestration(stdout):
     """`salt-run state.orchestrate ... --out=json` output -> ``(steps, changed)``: the steps
     in run order (name, result, seconds, comment) and what changed on a re-run: every
