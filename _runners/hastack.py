@@ -129,30 +129,20 @@ class _Galera:
         return {n: galera.Report.from_dict(n, a) for n, a in answers.items()
                 if isinstance(a, dict)}
 
-    def wait_synced(self, node, size=None, timeout=600):
-        deadline = time.monotonic() + timeout
-        status = None
-        while time.monotonic() < deadline:
+    def wait_synced(self, node, size=None, timeout=600, rejoin=None, rejoins=2):
+        """Wait until ``node`` is Synced in a Primary component (of ``size`` at least).
+        ``rejoin``: the node is a joiner, started with these ha_galera.join arguments; one
+        stuck outside the Primary component while it joins (``galera.joiner_stuck``: evicted
+        on a loaded host, it never retries) is started again, ``rejoins`` times at most."""
+        started = time.monotonic()
+        outside_since, status = None, None
+        while time.monotonic() < started + timeout:
             status = self.call([node], "ha_galera.status").get(node)
             if galera.healthy(status) and (size is None or status["cluster_size"] >= size):
                 return status
-            time.sleep(1)
-        raise RuntimeError("node %s is not Synced in a Primary component after %d s (last: "
-                           "%s); see `journalctl -u mariadb` on %s" % (node, timeout, status,
-                                                                       node))
-
-    def wait_joined(self, node, join_args, timeout=600, rejoins=2):
-        """wait_synced for a joiner; one stuck outside the Primary component while it joins
-        (``galera.joiner_stuck``: evicted on a loaded host, it never retries) is started
-        again, ``rejoins`` times at most."""
-        deadline = time.monotonic() + timeout
-        outside_since, status = None, None
-        while time.monotonic() < deadline:
-            status = self.call([node], "ha_galera.status").get(node)
-            if galera.healthy(status):
-                return status
             now = time.monotonic()
-            outside = isinstance(status, dict) and not status.get("primary")
+            outside = rejoin is not None and isinstance(status, dict) \
+                and not status.get("primary")
             outside_since = (outside_since or now) if outside else None
             if outside and galera.joiner_stuck(status, now - outside_since):
                 if not rejoins:
@@ -160,12 +150,13 @@ class _Galera:
                 rejoins -= 1
                 self.say("%s: %s outside the Primary component while joining: starting it "
                          "again" % (node, status.get("cluster_status") or "non-Primary"))
-                self.start_all([node], "ha_galera.join", join_args)
+                self.start_all([node], "ha_galera.join", rejoin)
                 outside_since = None
                 continue
             time.sleep(1)
-        raise RuntimeError("node %s is not Synced in a Primary component (last: %s); see "
-                           "`journalctl -u mariadb` on %s" % (node, status, node))
+        raise RuntimeError("node %s is not Synced in a Primary component after %d s (last: "
+                           "%s); see `journalctl -u mariadb` on %s"
+                           % (node, time.monotonic() - started, status, node))
 
     def start(self, node, fun):
         self.start_all([node], fun)
@@ -300,7 +291,7 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
                 join_args = [donor] if donor else []
                 cluster.start_all(joiners, "ha_galera.join", join_args)
                 for name in joiners:
-                    status = cluster.wait_joined(name, join_args, timeout=timeout)
+                    status = cluster.wait_synced(name, timeout=timeout, rejoin=join_args)
                     say("%s: Synced, cluster size %d" % (name, status["cluster_size"]))
             final = cluster.wait_synced(decision.node, size=len(members), timeout=timeout)
         except RuntimeError as exc:

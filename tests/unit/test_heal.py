@@ -422,7 +422,7 @@ def test_recovery_starts_a_joiner_again_when_it_is_left_disconnected(good, tmp_p
     monkeypatch.setattr(runner.time, "sleep", lambda s: None)
     said = []
     cluster = runner._Galera(client, ["ctl1", "ctl2", "ctl3"], said.append)
-    status = cluster.wait_joined("ctl2", ["ctl1,"], timeout=60)
+    status = cluster.wait_synced("ctl2", timeout=60, rejoin=["ctl1,"])
     assert status["cluster_size"] == 3 and joined == ["ctl2"]
     assert said == ["ctl2: Disconnected outside the Primary component while joining: "
                     "starting it again"]
@@ -438,5 +438,5 @@ def test_recovery_gives_up_on_a_joiner_that_never_stays(good, tmp_path, monkeypa
     monkeypatch.setattr(runner.time, "sleep", lambda s: None)
     cluster = runner._Galera(client, ["ctl1", "ctl2", "ctl3"], lambda msg: None)
     with pytest.raises(RuntimeError, match="node ctl2 is not Synced"):
-        cluster.wait_joined("ctl2", [], timeout=60, rejoins=2)
+        cluster.wait_synced("ctl2", timeout=60, rejoin=[], rejoins=2)
     assert len([c for c in client.calls if c[0] == "ha_galera.join"]) == 2
