@@ -179,12 +179,26 @@ def _state_dir():
 
 
 @contextlib.contextmanager
-def _flock(name):
-    """An exclusive lock on the master's ``name`` file, across threads and processes."""
+def _flock(name, wait=None):
+    """An exclusive lock on the master's ``name`` file, across threads and processes. Yields
+    True once held; with ``wait`` (seconds, 0: not at all) yields False when another holder
+    kept it that long, instead of waiting on."""
     with open(os.path.join(_state_dir(), name), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        if wait is None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.2)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
 
@@ -824,22 +838,11 @@ except ImportError:
 HEAL_LOCK_WAIT = 300
 
 
-@contextlib.contextmanager
 def _heal_claim(resource):
     """True while this call holds ``resource``'s heal, False when another heal of it is in
     flight: that one deals with the trouble (or the beacon reports it again), so a second
     event does not queue behind it in the reactor's threads."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", resource)
-    with open(os.path.join(_state_dir(), "heal-%s.claim" % name), "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return _flock("heal-%s.claim" % re.sub(r"[^A-Za-z0-9_.-]", "_", resource), wait=0)
 
 
 def _heal_state_lock():
@@ -852,20 +855,10 @@ def _heal_state_lock():
 def _heal_lock(wait=HEAL_LOCK_WAIT):
     """One heal action at a time across the reactor's threads and processes (two repairs
     never interleave on the same nodes)."""
-    with open(os.path.join(_state_dir(), "heal.lock"), "w") as f:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError("another heal held the lock for %d s" % wait)
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with _flock("heal.lock", wait) as held:
+        if not held:
+            raise TimeoutError("another heal held the lock for %d s" % wait)
+        yield
 
 
 def _heal_state(update=None):
