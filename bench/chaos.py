@@ -2,8 +2,9 @@
 
 Usage: python bench/chaos.py [SCENARIO ...]   (needs `hastack lab up`; prints a final JSON
 line with, per scenario, failed token requests, acknowledged rows lost, confirmed messages
-lost, seconds until `hastack.status` was green again, and for a killed service the seconds
-until it ran again)
+lost, the longest time the writer and the publisher went without an acknowledgement,
+seconds until `hastack.status` was green again, and for a killed service the seconds until
+it ran again)
 """
 
 import json

@@ -93,3 +93,15 @@ def test_pidfile_argv_names_a_live_process_only(tmp_path):
     path.write_text("not a pid")
     assert proc.pidfile_argv(str(path)) == (None, [])
     assert proc.pidfile_argv(str(tmp_path / "missing.pid")) == (None, [])
+
+
+def test_longest_gap_counts_the_stretches_at_both_ends():
+    from hastack.lab.load import longest_gap
+
+    # Acknowledgements at 1, 2 and 7 between a fault at 0 and green at 8: the outage a
+    # client saw is 2 -> 7; times outside the window do not count.
+    assert longest_gap([-3, 1, 2, 7, 9], 0, 8) == 5
+    # Nothing acknowledged at all: the whole window.
+    assert longest_gap([], 0, 8) == 8
+    # The last acknowledgement long before the end: the tail is the gap.
+    assert longest_gap([0.5, 1.0], 0, 8) == 7

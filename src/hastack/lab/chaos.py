@@ -15,8 +15,11 @@ runs the load for a few seconds, injects its fault (and later undoes it, for a p
 a partition), then waits until ``hastack.status`` is green again. (The membership scenarios
 add a 4th controller and remove it again, with ``hastack lab up --controllers``.) The
 figures: failed token requests, acknowledged rows missing from the table, confirmed messages
-missing from the queue, seconds until green (an upper bound: the status takes some seconds to gather), and
-for a killed service the seconds until its unit was active again.
+missing from the queue, the longest time the writer and the publisher went without an
+acknowledgement, seconds until green (an upper bound: the status takes some seconds to
+gather), and for a killed service the seconds until its unit was active again. MariaDB and
+RabbitMQ are killed where the clients are: on the database VIP's active server and on the
+broker the publisher is connected to (the first of the pillar's nodes, both).
 
 Used by ``tests/chaos/`` (which assert no loss and a return to green) and
 ``bench/chaos.py`` (which prints every figure).
@@ -81,13 +84,15 @@ class TokenLoad(threading.Thread):
 
 
 class Publisher(threading.Thread):
-    """Persistent messages to a quorum queue, each confirmed; reconnects to any node."""
+    """Persistent messages to a quorum queue, each confirmed (``confirmed_at``: when);
+    reconnects to any node."""
 
     def __init__(self, params, queue):
         super().__init__(daemon=True)
         self.params = params
         self.queue = queue
         self.confirmed = set()
+        self.confirmed_at = []
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -104,6 +109,7 @@ class Publisher(threading.Thread):
                     ch.basic_publish("", self.queue, str(i).encode(), mandatory=True,
                                      properties=pika.BasicProperties(delivery_mode=2))
                     self.confirmed.add(i)
+                    self.confirmed_at.append(time.monotonic())
                     i += 1
                     time.sleep(0.01)
                 conn.close()
@@ -194,7 +200,8 @@ class Chaos:
             undo()
             threading.Thread(target=self._watch_galera, args=(galera,), daemon=True).start()
         green = self.green()
-        green_s = None if green is None else round(time.monotonic() - t_fault, 1)
+        t_green = time.monotonic()
+        green_s = None if green is None else round(t_green - t_fault, 1)
         time.sleep(2)
         for t in (tokens, writer, publisher):
             t.stop()
@@ -215,6 +222,11 @@ class Chaos:
             "rows_lost_on": {n: ids[:10] for n, ids in writer.missing.items() if ids},
             "messages_confirmed": len(publisher.confirmed),
             "messages_lost": len(publisher.confirmed - consumed),
+            # The clients' outage: the longest time, from the fault until green, in which no
+            # row was acknowledged through the database VIP, and no message confirmed.
+            "rows_gap_s": round(load.longest_gap(writer.acked_at, t_fault, t_green), 1),
+            "messages_gap_s": round(load.longest_gap(publisher.confirmed_at, t_fault,
+                                                     t_green), 1),
             "green_after_s": green_s,
             "fault_at": fault_at,
         }
@@ -286,9 +298,11 @@ class Chaos:
         """(name, kwargs for run) for every scenario, in order."""
         from hastack.lab import net
 
+        services = self.topo["services"]
         out = []
         for node, unit in (("ctl2", "keystone"), ("ctl1", "haproxy"), ("ctl1", "keepalived"),
-                           ("ctl2", "mariadb"), ("ctl3", "rabbitmq-server")):
+                           (services["galera"]["nodes"][0], "mariadb"),
+                           (services["rabbitmq"]["nodes"][0], "rabbitmq-server")):
             out.append(("kill-%s" % unit, dict(inject=self.kill9(node, unit),
                                                watch_unit=(node, unit))))
         out.append(("poweroff-ctl2", dict(inject=self.power_off("ctl2"),

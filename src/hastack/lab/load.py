@@ -10,13 +10,15 @@ from hastack.lab.layout import node_address
 
 class Writer(threading.Thread):
     """Inserts increasing ids into ``table`` through the database VIP, one autocommit
-    statement at a time; ``acked`` holds the ids whose commit was acknowledged."""
+    statement at a time; ``acked`` holds the ids whose commit was acknowledged, ``acked_at``
+    when (time.monotonic())."""
 
     def __init__(self, connect, table="acked"):
         super().__init__(daemon=True)
         self.connect = connect
         self.table = table
         self.acked = []
+        self.acked_at = []
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -30,6 +32,7 @@ class Writer(threading.Thread):
                 with conn.cursor() as cur:
                     cur.execute("INSERT INTO %s (id) VALUES (%%s)" % self.table, (i,))
                 self.acked.append(i)
+                self.acked_at.append(time.monotonic())
             except (pymysql.MySQLError, OSError):
                 self.errors += 1
                 conn = None
@@ -75,6 +78,13 @@ class Writer(threading.Thread):
 
 
 DB_VIP = "198.18.10.101"
+
+
+def longest_gap(times, start, end):
+    """The longest stretch between ``start`` and ``end`` with none of ``times`` in it (what a
+    client saw as an outage: no row acknowledged, no message confirmed), in seconds."""
+    marks = [start] + sorted(t for t in times if start < t < end) + [end]
+    return max(b - a for a, b in zip(marks, marks[1:]))
 
 
 def sql(node, statement):
