@@ -3,7 +3,9 @@ lab's master, commands inside nodes, VIP holders, HTTP probes, and the session's
 up with the user's own command and torn down after, pass or fail).
 
 Set HASTACK_KEEP_LAB=1 to keep the lab after a session (`hastack lab up` converges, so the
-next session reuses it)."""
+next session reuses it), HASTACK_LAB_NO_DEPLOY=1 for a session that needs the nodes and the
+master but not the deploy (the DRBD VMs: `make test` runs them first, on a host not yet busy
+with the deployed controllers)."""
 
 import http.client
 import json
@@ -168,10 +170,12 @@ def together(fun, items):
 
 
 def lab_session():
-    """A pytest session fixture's body: `hastack lab up`, yield a LabClient, then
-    `hastack lab down` unless HASTACK_KEEP_LAB is set."""
+    """A pytest session fixture's body: `hastack lab up` (`--no-deploy` with
+    HASTACK_LAB_NO_DEPLOY), yield a LabClient, then `hastack lab down` unless
+    HASTACK_KEEP_LAB is set."""
     try:
-        res = hastack("lab", "up")
+        res = hastack("lab", "up", *(["--no-deploy"] if os.environ.get("HASTACK_LAB_NO_DEPLOY")
+                                     else []))
         sys.stdout.write(res.stdout[-2000:])
         yield LabClient()
     finally:
