@@ -284,6 +284,12 @@ def client_config(topo, url):
 
 SST_METHODS = ("rsync", "mariabackup")
 
+# ``suspect_timeout`` (seconds): Galera's evs.suspect_timeout, 5 s unless the pillar sets it.
+# A member that dies hard stalls every commit in the cluster until the others agree it is
+# gone, this long. Above gcomm's keepalive (1 s) and its check period with a margin, and
+# below evs.inactive_timeout (15 s).
+SUSPECT_TIMEOUT_RANGE = (2, 10)
+
 
 def sst_user_sql(password):
     """Statements that make the mariabackup SST user (``wsrep_sst_auth = sst:...``)."""
@@ -330,9 +336,13 @@ def render_config(topo, node):
         "# pc.recovery off: after a full outage, nodes restarted by systemd must not re-form",
         "# a Primary component among themselves (it once left a node holding writesets the",
         "# new Primary lacked); only galera_recover's election may bootstrap one.",
-        'wsrep_provider_options = "gcache.size=%s; pc.recovery=FALSE"'
-        % svc.get("gcache_size", "256M"),
     ]
+    options = ["gcache.size=%s" % svc.get("gcache_size", "256M"), "pc.recovery=FALSE"]
+    if svc.get("suspect_timeout") is not None:
+        lines.append("# evs.suspect_timeout: how long every commit waits when a member dies "
+                     "hard (%s s)." % svc["suspect_timeout"])
+        options.append("evs.suspect_timeout=PT%gS" % svc["suspect_timeout"])
+    lines.append('wsrep_provider_options = "%s"' % "; ".join(options))
     if method == "mariabackup":
         lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])
     return "\n".join(lines) + "\n"

@@ -203,6 +203,7 @@ def _check_services(topo, nodes, vips, errors):
         if name == "galera":
             _check_galera_size(svc, members, field, nodes, errors)
             _check_galera_sync_wait(svc, field, errors)
+            _check_galera_suspect_timeout(svc, field, errors)
             method = svc.get("sst_method", "rsync")
             if method not in galera.SST_METHODS:
                 errors.append("%s:sst_method: %r is not %s" % (field, method,
@@ -255,6 +256,17 @@ def _check_galera_sync_wait(svc, field, errors):
     if not is_int(sync_wait) or not 0 <= sync_wait <= 15:
         errors.append("%s:sync_wait: %r is not a wsrep_sync_wait value (0-15; 1 = reads wait "
                       "for every earlier commit)" % (field, sync_wait))
+
+
+def _check_galera_suspect_timeout(svc, field, errors):
+    """``suspect_timeout``: Galera's evs.suspect_timeout in seconds (galera.render_config)."""
+    value = svc.get("suspect_timeout")
+    low, high = galera.SUSPECT_TIMEOUT_RANGE
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not low <= value <= high):
+        errors.append("%s:suspect_timeout: %r is not a number of seconds from %d to %d (how "
+                      "long commits wait when a member dies hard; Galera's default is 5)"
+                      % (field, value, low, high))
 
 
 def _check_common(topo, errors):

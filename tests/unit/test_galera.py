@@ -130,7 +130,11 @@ def test_config(good):
     assert "bind-address = 198.18.10.12" in cnf
     assert "wsrep_cluster_address = gcomm://198.18.10.11,198.18.10.12,198.18.10.13" in cnf
     assert "wsrep_node_name = ctl2" in cnf and "wsrep_sst_method = rsync" in cnf
-    assert "pc.recovery=FALSE" in cnf
+    assert 'wsrep_provider_options = "gcache.size=256M; pc.recovery=FALSE"' in cnf
+    good["services"]["galera"]["suspect_timeout"] = 2.5
+    assert ('wsrep_provider_options = "gcache.size=256M; pc.recovery=FALSE; '
+            'evs.suspect_timeout=PT2.5S"' in galera.render_config(good, "ctl2"))
+    del good["services"]["galera"]["suspect_timeout"]
     good["services"]["galera"]["sst_method"] = "mariabackup"
     assert ("wsrep_sst_auth = sst:%s" % good["secrets"]["galera_sst_password"]
             in galera.render_config(good, "ctl2"))

@@ -82,6 +82,10 @@ MALFORMED = [
      "hastack:services:galera:sst_method", "not rsync or mariabackup"),
     ("galera-sync-wait", lambda t: t["services"]["galera"].update(sync_wait=16),
      "hastack:services:galera:sync_wait", "not a wsrep_sync_wait value"),
+    ("galera-suspect-timeout-short", lambda t: t["services"]["galera"].update(
+        suspect_timeout=1), "hastack:services:galera:suspect_timeout", "from 2 to 10"),
+    ("galera-suspect-timeout-text", lambda t: t["services"]["galera"].update(
+        suspect_timeout="PT5S"), "hastack:services:galera:suspect_timeout", "not a number"),
     ("service-unknown-node", _set(["services", "rabbitmq", "nodes"], ["ctl1", "ctl2", "ctl7"]),
      "hastack:services:rabbitmq:nodes", "node 'ctl7' is not defined"),
     ("service-bad-port", _set(["services", "keystone", "port"], 70000),
