@@ -291,6 +291,16 @@ SST_METHODS = ("rsync", "mariabackup")
 SUSPECT_TIMEOUT_RANGE = (2, 10)
 
 
+def evs_timing(suspect_timeout):
+    """gcomm's options for a ``suspect_timeout`` (s): ``[(option, seconds)]``. Galera refuses
+    to start (``failed to open gcomm backend connection: 34``) unless evs.keepalive_period is
+    under a third of evs.suspect_timeout, and evs.inactive_check_period under half of it; the
+    keepalive keeps Galera's default ratio (1 s for 5 s), at most its default 1 s."""
+    return [("evs.suspect_timeout", suspect_timeout),
+            ("evs.keepalive_period", round(min(1.0, suspect_timeout / 5.0), 3)),
+            ("evs.inactive_check_period", round(min(0.5, suspect_timeout / 5.0), 3))]
+
+
 def sst_user_sql(password):
     """Statements that make the mariabackup SST user (``wsrep_sst_auth = sst:...``)."""
     quoted = password.replace("\\", "\\\\").replace("'", "\\'")
@@ -341,7 +351,7 @@ def render_config(topo, node):
     if svc.get("suspect_timeout") is not None:
         lines.append("# evs.suspect_timeout: how long every commit waits when a member dies "
                      "hard (%s s)." % svc["suspect_timeout"])
-        options.append("evs.suspect_timeout=PT%gS" % svc["suspect_timeout"])
+        options += ["%s=PT%gS" % kv for kv in evs_timing(svc["suspect_timeout"])]
     lines.append('wsrep_provider_options = "%s"' % "; ".join(options))
     if method == "mariabackup":
         lines.append("wsrep_sst_auth = sst:%s" % topo["secrets"]["galera_sst_password"])

@@ -133,11 +133,25 @@ def test_config(good):
     assert 'wsrep_provider_options = "gcache.size=256M; pc.recovery=FALSE"' in cnf
     good["services"]["galera"]["suspect_timeout"] = 2.5
     assert ('wsrep_provider_options = "gcache.size=256M; pc.recovery=FALSE; '
-            'evs.suspect_timeout=PT2.5S"' in galera.render_config(good, "ctl2"))
+            'evs.suspect_timeout=PT2.5S; evs.keepalive_period=PT0.5S; '
+            'evs.inactive_check_period=PT0.5S"' in galera.render_config(good, "ctl2"))
     del good["services"]["galera"]["suspect_timeout"]
     good["services"]["galera"]["sst_method"] = "mariabackup"
     assert ("wsrep_sst_auth = sst:%s" % good["secrets"]["galera_sst_password"]
             in galera.render_config(good, "ctl2"))
+
+
+@pytest.mark.parametrize("suspect", [2, 2.5, 3, 4.9, 5, 7, 10])
+def test_evs_timing_is_what_galera_accepts(suspect):
+    # gcomm's range checks (a node with a 2 s suspect_timeout and the default 1 s keepalive
+    # failed to start in the lab): keepalive in [0.1 s, suspect/3), check period under
+    # suspect/2; Galera's defaults (1 s, 0.5 s) kept where they fit.
+    timing = dict(galera.evs_timing(suspect))
+    assert timing["evs.suspect_timeout"] == suspect
+    assert 0.1 <= timing["evs.keepalive_period"] < suspect / 3
+    assert timing["evs.inactive_check_period"] < suspect / 2
+    if suspect >= 5:
+        assert (timing["evs.keepalive_period"], timing["evs.inactive_check_period"]) == (1, 0.5)
 
 
 def test_describe():
