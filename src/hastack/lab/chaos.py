@@ -197,8 +197,11 @@ class Chaos:
         galera = {}
         if undo:
             time.sleep(undo_after)
+            t_undo = time.monotonic()
             undo()
-            threading.Thread(target=self._watch_galera, args=(galera,), daemon=True).start()
+            undo_took = time.monotonic() - t_undo
+            threading.Thread(target=self._watch_galera, args=(galera, t_undo),
+                             daemon=True).start()
         green = self.green()
         t_green = time.monotonic()
         green_s = None if green is None else round(t_green - t_fault, 1)
@@ -237,7 +240,11 @@ class Chaos:
         if watch_unit:
             out["unit_back_s"] = back.get("seconds")
         if undo:
+            # Counted from the undo's start (the power back on, the partition healed): a
+            # power-on returns once the nodes have booted, which the lab's busy host takes
+            # tens of seconds for (undo_took_s).
             out["galera_whole_after_undo_s"] = galera.get("seconds")
+            out["undo_took_s"] = round(undo_took, 1)
         self.progress("[chaos] %s: %s" % (name, json.dumps(out, sort_keys=True)))
         # Kept beside the lab (not removed by `lab down`): the last runs' figures, also when
         # the suite ran under pytest, which shows no output of a passing test.
@@ -246,11 +253,10 @@ class Chaos:
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime())), sort_keys=True) + "\n")
         return out
 
-    def _watch_galera(self, out, timeout=600):
-        """Seconds from the undo until every member is Synced in one Primary component of
-        the full size."""
+    def _watch_galera(self, out, started, timeout=600):
+        """Seconds from ``started`` (the undo's start) until every member is Synced in one
+        Primary component of the full size."""
         members = self.topo["services"]["galera"]["nodes"]
-        started = time.monotonic()
         while time.monotonic() - started < timeout:
             try:
                 if all(load.wsrep(self.lab.lab.node(n), "wsrep_cluster_size") ==
