@@ -17,7 +17,9 @@ add a 4th controller and remove it again, with ``hastack lab up --controllers``.
 figures: failed token requests, acknowledged rows missing from the table, confirmed messages
 missing from the queue, the longest time the writer and the publisher went without an
 acknowledgement, seconds until green (an upper bound: the status takes some seconds to
-gather), and for a killed service the seconds until its unit was active again. MariaDB and
+gather), for a killed service the seconds until its unit was active again, and for an undone
+fault the seconds from the undo (power back on, partition healed) until every Galera member
+is Synced in a Primary component of the full size. MariaDB and
 RabbitMQ are killed where the clients are: on the database VIP's active server and on the
 broker the publisher is connected to (the first of the pillar's nodes, both).
 
