@@ -181,9 +181,12 @@ def plan(topo, event, view):
                                           and (statuses.get(n) or {}).get("synced"))]
         if not out:
             return {"action": "none", "reason": "every member is Synced in a Primary component"}
-        pending = [n for n in members if n not in view.get("rolled_out", members)]
+        answering = view.get("answering", members)
+        # Not rolled out: answered without the grain. One that did not answer is silent, not
+        # pending (after a power loss its minion may not be up yet).
+        pending = [n for n in members if n in answering
+                   and n not in view.get("rolled_out", members)]
         if primary:
-            answering = view.get("answering", members)
             joiners = [n for n in out if n in answering and n not in primary
                        and n not in pending]
             if not joiners and pending:
@@ -198,7 +201,7 @@ def plan(topo, event, view):
         if pending:
             return {"action": "none", "reason": NOT_ROLLED_OUT % ", ".join(pending)
                     + "; orch.deploy brings Galera up"}
-        silent = [n for n in members if n not in view.get("answering", members)]
+        silent = [n for n in members if n not in answering]
         if silent:
             # As the galera resource agent does: the election needs every member's position.
             return {"action": "none", "reason": "no Primary component; waiting on %s to "

@@ -114,6 +114,12 @@ def test_galera_recovery_waits_for_every_member_to_report(good):
     action = heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)
     assert action == {"action": "none",
                       "reason": "no Primary component; waiting on ctl3 to report"}
+    # As the runner sees it: the grain comes with the answer, so a silent member is not
+    # in rolled_out either; it is waited on, not called "not rolled out".
+    view["rolled_out"] = ["ctl1", "ctl2"]
+    action = heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)
+    assert action == {"action": "none",
+                      "reason": "no Primary component; waiting on ctl3 to report"}
 
 
 def test_a_node_being_rolled_out_is_left_to_the_rollout(good):
