@@ -37,6 +37,7 @@ hastack:
       single_writer: true            # one active writer, the others backups
       check: {port: 9200, path: /, expect: 200}
       # sync_wait: 1                 # OpenStack services' reads wait for every earlier commit
+      # suspect_timeout: 2           # s a hard-dead member stalls commits (Galera's 5 s)
     rabbitmq:
       nodes: [ctl1, ctl2, ctl3]        # the first is the seed the others join
       port: 5672

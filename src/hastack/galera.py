@@ -286,8 +286,8 @@ SST_METHODS = ("rsync", "mariabackup")
 
 # ``suspect_timeout`` (seconds): Galera's evs.suspect_timeout, 5 s unless the pillar sets it.
 # A member that dies hard stalls every commit in the cluster until the others agree it is
-# gone, this long. Above gcomm's keepalive (1 s) and its check period with a margin, and
-# below evs.inactive_timeout (15 s).
+# gone, this long. At least 2 s: shorter, a busy host that misses a few keepalives has a live
+# member evicted. At most 10 s, under evs.inactive_timeout (15 s).
 SUSPECT_TIMEOUT_RANGE = (2, 10)
 
 
