@@ -15,10 +15,9 @@ lab: host-deps venv
 # pytest dies. The DRBD VMs (software emulation, the slowest tests) run first, on the nodes
 # booted but not yet deployed: they need only the master, and the deployed controllers'
 # services take a core the emulated CPUs would otherwise have (the VMs are removed after
-# them whatever happened). The stale-lab test runs last:
-# it kills the lab. Adding and removing a controller under load (tests/lab/test_membership.py)
-# takes 25 min on a 2-core machine, where it would push this past 90 min: it is its own
-# target, test-membership.
+# them whatever happened). The stale-lab test runs last: it kills the lab. Adding and
+# removing a controller under load (tests/lab/test_membership.py) takes 25 min on a 2-core
+# machine, where it would push this past 90 min: it is its own target, test-membership.
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 test: host-deps venv unit
 	HASTACK_KEEP_LAB=1 HASTACK_LAB_NO_DEPLOY=1 $(PYTEST) --durations=6 tests/lab/test_drbd.py; \
