@@ -19,9 +19,9 @@ missing from the queue, the longest time the writer and the publisher went witho
 acknowledgement, seconds until green (an upper bound: the status takes some seconds to
 gather), for a killed service the seconds until its unit was active again, and for an undone
 fault the seconds from the undo (power back on, partition healed) until every Galera member
-is Synced in a Primary component of the full size. MariaDB and
-RabbitMQ are killed where the clients are: on the database VIP's active server and on the
-broker the publisher is connected to (the first of the pillar's nodes, both).
+is Synced in a Primary component of the full size. MariaDB and RabbitMQ are killed where the
+clients are: on the database VIP's active server and on the broker the publisher is
+connected to (the first of the pillar's nodes, both).
 
 Used by ``tests/chaos/`` (which assert no loss and a return to green) and
 ``bench/chaos.py`` (which prints every figure).
