@@ -26,15 +26,6 @@ def say(msg):
     print(msg, file=sys.stderr)
 
 
-def synced(lab, members):
-    try:
-        return all(load.wsrep(lab.lab.node(n), "wsrep_local_state_comment") == "Synced" and
-                   load.wsrep(lab.lab.node(n), "wsrep_cluster_size") == str(len(members))
-                   for n in members)
-    except RuntimeError:
-        return False
-
-
 def running_suspect_timeout(lab, node):
     options = load.sql(lab.lab.node(node), "SELECT @@wsrep_provider_options")
     found = [o.strip() for o in options.split(";") if o.strip().startswith("evs.suspect_timeout")]
@@ -58,11 +49,12 @@ def apply(lab, members, value):
     res = lab.salt_run("hastack.heal_pause", "reason=bench/galera_stall.py rolling restart")
     if res.returncode != 0:
         raise SystemExit(res.stdout + res.stderr)
+    nodes = [lab.lab.node(n) for n in members]
     try:
         for node in list(reversed(members[1:])) + members[:1]:     # the writer last
             say("[stall] restarting mariadb on %s" % node)
             lab.sh(node, "systemctl", "restart", "mariadb", timeout=600)
-            lab.wait_for(lambda: synced(lab, members), timeout=600,
+            lab.wait_for(lambda: load.galera_whole(nodes), timeout=600,
                          what="every member Synced after %s's restart" % node)
     finally:
         lab.salt_run("hastack.heal_resume")

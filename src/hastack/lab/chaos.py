@@ -258,17 +258,11 @@ class Chaos:
     def _watch_galera(self, out, started, timeout=600):
         """Seconds from ``started`` (the undo's start) until every member is Synced in one
         Primary component of the full size."""
-        members = self.topo["services"]["galera"]["nodes"]
+        members = [self.lab.lab.node(n) for n in self.topo["services"]["galera"]["nodes"]]
         while time.monotonic() - started < timeout:
-            try:
-                if all(load.wsrep(self.lab.lab.node(n), "wsrep_cluster_size") ==
-                       str(len(members)) and load.wsrep(self.lab.lab.node(n),
-                                                        "wsrep_local_state_comment") ==
-                       "Synced" for n in members):
-                    out["seconds"] = round(time.monotonic() - started, 1)
-                    return
-            except (RuntimeError, OSError):
-                pass
+            if load.galera_whole(members):
+                out["seconds"] = round(time.monotonic() - started, 1)
+                return
             time.sleep(0.5)
 
     def _main_pid(self, node, unit):

@@ -99,6 +99,16 @@ def wsrep(node, var):
     return sql(node, "SHOW GLOBAL STATUS LIKE '%s'" % var).split("\t")[-1]
 
 
+def galera_whole(nodes):
+    """Every one of ``nodes`` (lab nodes) Synced in one Primary component of their number;
+    False while one cannot be asked."""
+    try:
+        return all(wsrep(n, "wsrep_local_state_comment") == "Synced" and
+                   wsrep(n, "wsrep_cluster_size") == str(len(nodes)) for n in nodes)
+    except (RuntimeError, OSError):
+        return False
+
+
 def database(node, password):
     """A database ``hastack_test`` with an empty table ``acked`` (a Writer counts from 1: rows
     an earlier writer left would refuse its inserts) and a user for the lab's subnet (its
