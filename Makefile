@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST_PACKAGES := debootstrap systemd-container nftables iproute2 util-linux make \
-		 qemu-system-x86 qemu-utils
+		 qemu-system-x86 qemu-utils gcc libc6-dev python3-dev
 
 .PHONY: lab test test-membership unit labtest down status host-deps venv bench
 

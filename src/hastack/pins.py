@@ -22,6 +22,14 @@ KEYSTONE = [
     "gunicorn==27.0.1",
 ]
 
+# Neutron's own venv (controllers: the API under gunicorn, the RPC server, the periodic
+# workers; network nodes: the agents), at hastack.neutron.VENV. Only ``ovs`` compiles.
+NEUTRON = [
+    "neutron==29.0.0",
+    "PyMySQL==1.2.4",
+    "gunicorn==27.0.1",
+]
+
 TEST = [
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",

@@ -1,5 +1,5 @@
-"""The lab's node image: Debian bookworm with the service packages, a salt-minion venv and
-Keystone's venv (a real host gets it from the keystone state).
+"""The lab's node image: Debian bookworm with the service packages, a salt-minion venv,
+Keystone's venv and Neutron's (a real host gets them from the keystone and neutron states).
 
 The image is built once with debootstrap and a chroot, then kept read-only under
 ``/var/cache/hastack/images/<hash>/rootfs``, where ``<hash>`` covers the whole recipe below
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from hastack import keystone, pins
+from hastack import keystone, neutron, pins
 from hastack.lab import proc
 
 CACHE = "/var/cache/hastack"
@@ -112,6 +112,11 @@ STEPS = [
         {keystone_venv}/bin/pip install -q --no-cache-dir --no-index \
             --find-links /tmp/hastack-wheels {keystone}
     """),
+    ("create the neutron venv", """
+        python3 -m venv {neutron_venv}
+        {neutron_venv}/bin/pip install -q --no-cache-dir --no-index \
+            --find-links /tmp/hastack-wheels {neutron}
+    """),
     ("install the salt-minion unit and config", """
         mkdir -p /etc/salt/minion.d
         cat > /etc/salt/minion <<'HASTACK_EOF'
@@ -139,6 +144,7 @@ def recipe():
         "services_disabled": SERVICES_DISABLED,
         "python": pins.RUNTIME,
         "keystone": pins.KEYSTONE,
+        "neutron": pins.NEUTRON,
         "steps": [[label, render_step(script)] for label, script in STEPS],
     }
 
@@ -152,6 +158,8 @@ def render_step(script):
         hastack_src=HASTACK_SRC,
         keystone_venv=keystone.VENV,
         keystone=" ".join("'%s'" % p for p in pins.KEYSTONE),
+        neutron_venv=neutron.VENV,
+        neutron=" ".join("'%s'" % p for p in pins.NEUTRON),
         minion_config=MINION_CONFIG,
         minion_unit=SALT_MINION_UNIT,
     )
@@ -235,7 +243,7 @@ def _host_wheels(dest, log):
     Host and image are both Debian bookworm with Python 3.11, so the wheels fit.
     """
     os.makedirs(dest, exist_ok=True)
-    for reqs in (pins.RUNTIME, pins.KEYSTONE):
+    for reqs in (pins.RUNTIME, pins.KEYSTONE, pins.NEUTRON):
         proc.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", dest] + reqs, log=log)
 
 
