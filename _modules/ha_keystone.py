@@ -7,8 +7,6 @@ this module reads this node's health, runs ``keystone-manage`` and talks to the 
 topology names, never at one found in a catalog that may be wrong).
 """
 
-import json
-import os
 import subprocess
 import time
 
@@ -17,7 +15,7 @@ try:
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import v3
 
-    from hastack import keystone, pins
+    from hastack import keystone, pins, probe, venvs
 
     HAS_LIBS = True
 except ImportError:
@@ -46,22 +44,6 @@ def _admin_session(url, timeout=5):
     return ks_session.Session(auth=auth, timeout=timeout)
 
 
-def _installed_versions():
-    python = os.path.join(keystone.VENV, "bin", "python")
-    if not os.path.exists(python):
-        return {}
-    names = [r.split("==")[0] for r in pins.KEYSTONE]
-    code = ("import importlib.metadata as m, json, sys\n"
-            "out = {}\n"
-            "for n in sys.argv[1:]:\n"
-            "    try: out[n] = m.version(n)\n"
-            "    except m.PackageNotFoundError: pass\n"
-            "print(json.dumps(out))")
-    res = subprocess.run([python, "-c", code] + names, capture_output=True, text=True,
-                         timeout=60)
-    return json.loads(res.stdout) if res.returncode == 0 else {}
-
-
 def install_missing():
     """
     The pinned Keystone packages (``hastack.pins.KEYSTONE``) that Keystone's venv lacks or
@@ -73,9 +55,7 @@ def install_missing():
 
         salt ctl1 ha_keystone.install_missing
     """
-    have = {k.lower(): v for k, v in _installed_versions().items()}
-    return [r for r in pins.KEYSTONE
-            if have.get(r.split("==")[0].lower()) != r.split("==")[1]]
+    return venvs.missing(keystone.VENV, pins.KEYSTONE)
 
 
 def install():
@@ -89,17 +69,7 @@ def install():
 
         salt ctl1 ha_keystone.install
     """
-    steps = []
-    if not os.path.exists(os.path.join(keystone.VENV, "bin", "python")):
-        steps.append(["python3", "-m", "venv", keystone.VENV])
-    steps.append([os.path.join(keystone.VENV, "bin", "pip"), "install", "-q"] +
-                 list(pins.KEYSTONE))
-    for argv in steps:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-        if res.returncode != 0:
-            return {"result": False, "comment": "%s failed: %s" % (
-                " ".join(argv[:3]), (res.stderr or res.stdout).strip()[-2000:])}
-    return {"result": True, "comment": "installed %s" % " ".join(pins.KEYSTONE)}
+    return venvs.install(keystone.VENV, pins.KEYSTONE)
 
 
 def files():
@@ -139,18 +109,7 @@ def health(url=None, timeout=2):
 
         salt -L ctl1,ctl2,ctl3 ha_keystone.health
     """
-    url = url or keystone.local_url(_topo(), __grains__["id"])
-    started = time.monotonic()
-    out = {"ok": False, "url": url, "status": None, "error": None}
-    try:
-        resp = ks_session.Session().get(url, authenticated=False, raise_exc=False,
-                                        timeout=timeout)
-        out["status"] = resp.status_code
-        out["ok"] = resp.status_code == 200
-    except ks_exc.ClientException as exc:
-        out["error"] = str(exc)
-    out["seconds"] = round(time.monotonic() - started, 3)
-    return out
+    return probe.health(url or keystone.local_url(_topo(), __grains__["id"]), timeout)
 
 
 def wait_healthy(timeout=60):
@@ -163,12 +122,7 @@ def wait_healthy(timeout=60):
 
         salt ctl2 ha_keystone.wait_healthy timeout=30
     """
-    deadline = time.monotonic() + float(timeout)
-    while True:
-        res = health()
-        if res["ok"] or time.monotonic() >= deadline:
-            return res
-        time.sleep(0.5)
+    return probe.wait_healthy(keystone.local_url(_topo(), __grains__["id"]), timeout)
 
 
 def token(url=None):
@@ -319,3 +273,69 @@ def catalog_sync(test=False, url=None, timeout=60):
         _apply(sess, url, action, service_ids)
     return {"result": True, "changes": {"catalog": done},
             "comment": "changed: " + "; ".join(done)}
+
+
+def _one(sess, url, path, key, **params):
+    found = sess.get(url + path, params=params).json()[key]
+    return found[0] if found else None
+
+
+def service_user(name, password_secret, project="service", role="admin", test=False,
+                 url=None):
+    """
+    The Keystone user an OpenStack service authenticates as (``keystone_authtoken``): the
+    project ``service``, the user ``name`` with the password ``hastack:secrets:<password_secret>``
+    and the role ``admin`` on that project. A wrong password is reset (found by trying it).
+    Returns ``{"result", "changes", "comment"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 ha_keystone.service_user neutron neutron_service_password test=True
+    """
+    topo = _topo()
+    url = url or keystone.auth_url(topo)
+    password = topo["secrets"][password_secret]
+    sess = _admin_session(url)
+    todo, done = [], []
+    proj = _one(sess, url, "/projects", "projects", name=project, domain_id="default")
+    user = _one(sess, url, "/users", "users", name=name, domain_id="default")
+    role_ = _one(sess, url, "/roles", "roles", name=role)
+    if role_ is None:
+        return {"result": False, "changes": {}, "comment": "Keystone has no role %r" % role}
+    if proj is None:
+        todo.append("create project %s" % project)
+    if user is None:
+        todo.append("create user %s" % name)
+    else:
+        # Unscoped: the password alone, whatever the user's roles.
+        auth = v3.Password(auth_url=url, username=name, password=password,
+                           user_domain_id="default")
+        try:
+            ks_session.Session(auth=auth, timeout=5).get_token()
+        except ks_exc.Unauthorized:
+            todo.append("set the password of user %s" % name)
+    granted = proj is not None and user is not None and sess.head(
+        "%s/projects/%s/users/%s/roles/%s" % (url, proj["id"], user["id"], role_["id"]),
+        raise_exc=False).status_code == 204
+    if not granted:
+        todo.append("grant %s on project %s to %s" % (role, project, name))
+    if not todo or test:
+        return {"result": None if todo else True,
+                "changes": {"keystone": todo} if todo else {},
+                "comment": ("would " + "; ".join(todo)) if todo else
+                "user %s has role %s on project %s" % (name, role, project)}
+    if proj is None:
+        proj = sess.post(url + "/projects", json={"project": {
+            "name": project, "domain_id": "default",
+            "description": "OpenStack services"}}).json()["project"]
+    if user is None:
+        user = sess.post(url + "/users", json={"user": {
+            "name": name, "domain_id": "default", "password": password,
+            "enabled": True}}).json()["user"]
+    elif "set the password of user %s" % name in todo:
+        sess.patch(url + "/users/" + user["id"], json={"user": {"password": password}})
+    sess.put("%s/projects/%s/users/%s/roles/%s" % (url, proj["id"], user["id"], role_["id"]))
+    done.extend(todo)
+    return {"result": True, "changes": {"keystone": done}, "comment": "; ".join(done)}

@@ -17,6 +17,7 @@ Keystone from the topology pillar: its files, its one-time bootstrap, its catalo
 
 try:
     from hastack import files as hfiles
+    from hastack import keystone, pins, probe, venvs
 
     HAS_HASTACK = True
 except ImportError:
@@ -37,20 +38,7 @@ def _ret(name):
 
 def installed(name="keystone"):
     """Keystone's venv holds the pinned packages (``hastack.pins.KEYSTONE``)."""
-    ret = _ret(name)
-    missing = __salt__["ha_keystone.install_missing"]()
-    if not missing:
-        ret["comment"] = "Keystone's venv has the pinned packages"
-        return ret
-    ret["changes"] = {"installed": missing}
-    if __opts__["test"]:
-        ret.update(result=None, comment="would install " + " ".join(missing))
-        return ret
-    res = __salt__["ha_keystone.install"]()
-    ret.update(result=res["result"], comment=res["comment"])
-    if not res["result"]:
-        ret["changes"] = {}
-    return ret
+    return venvs.converge(name, keystone.VENV, pins.KEYSTONE, test=__opts__["test"])
 
 
 def configured(name="keystone"):
@@ -66,18 +54,11 @@ def configured(name="keystone"):
 def healthy(name="keystone", timeout=60):
     """This node's Keystone answers ``GET /v3`` with 200 within ``timeout`` seconds. Changes
     nothing; fails the run (and so the rollout) when it does not."""
-    ret = _ret(name)
     if __opts__["test"]:
-        ret["comment"] = "would check %s" % __salt__["ha_keystone.health"](timeout=1)["url"]
-        return ret
+        return {"name": name, "result": True, "changes": {},
+                "comment": "would check %s" % __salt__["ha_keystone.health"](timeout=1)["url"]}
     res = __salt__["ha_keystone.wait_healthy"](timeout=timeout)
-    if res["ok"]:
-        ret["comment"] = "%s answers 200" % res["url"]
-    else:
-        ret.update(result=False, comment="%s did not answer 200 within %s s (last: %s); see "
-                   "`journalctl -u keystone` on this node"
-                   % (res["url"], timeout, res["error"] or res["status"]))
-    return ret
+    return probe.healthy_state(name, res, timeout, "keystone")
 
 
 def bootstrapped(name="keystone"):
@@ -112,5 +93,23 @@ def catalog(name="catalog", timeout=60):
     that points elsewhere is put back, duplicates go."""
     ret = _ret(name)
     res = __salt__["ha_keystone.catalog_sync"](test=__opts__["test"], timeout=timeout)
+    ret.update(result=res["result"], changes=res["changes"], comment=res["comment"])
+    return ret
+
+
+def service_user(name, password_secret, project="service", role="admin"):
+    """The Keystone user an OpenStack service authenticates as, with ``role`` on the
+    ``service`` project; its password is ``hastack:secrets:<password_secret>``.
+
+    .. code-block:: yaml
+
+        neutron-keystone-user:
+          ha_keystone.service_user:
+            - name: neutron
+            - password_secret: neutron_service_password
+    """
+    ret = _ret(name)
+    res = __salt__["ha_keystone.service_user"](name, password_secret, project=project,
+                                               role=role, test=__opts__["test"])
     ret.update(result=res["result"], changes=res["changes"], comment=res["comment"])
     return ret
