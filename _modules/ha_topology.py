@@ -10,7 +10,7 @@ Requires the ``hastack`` package importable by the minion's Python
 """
 
 try:
-    from hastack import loadbalancer, membership, topology
+    from hastack import loadbalancer, membership, neutron, topology
 
     HAS_HASTACK = True
 except ImportError:
@@ -110,6 +110,24 @@ def lb_nodes():
         salt-call ha_topology.lb_nodes
     """
     return loadbalancer.lb_nodes(_topo())
+
+
+def neutron_agent_nodes():
+    """
+    The network nodes that run Neutron's agents (``hastack:services:neutron:agents:nodes``,
+    else the nodes with role network), in the order orch.deploy rolls them out; empty when
+    the topology has no Neutron.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ha_topology.neutron_agent_nodes
+    """
+    topo = _topo()
+    if "neutron" not in (topo.get("services") or {}):
+        return []
+    return neutron.agent_nodes(topo)
 
 
 def mark(name=None):

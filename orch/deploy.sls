@@ -1,7 +1,8 @@
 {#- salt-run state.orchestrate orch.deploy: the ordered rollout from the topology pillar.
     validate; drain the nodes that left the pillar; common; load balancers and VIPs; Galera
     (and its arbitrator); RabbitMQ; Keystone on one controller,
-    then the others; the catalog. Each step requires the one before it and waits for its
+    then the others; the catalog; Neutron's controllers, then its network nodes one at a
+    time. Each step requires the one before it and waits for its
     health, so a failure stops the rollout at the step that failed. A second run changes
     nothing. #}
 {%- set topo = salt['pillar.get']('hastack', {}) %}
@@ -251,6 +252,64 @@ hastack-keystone-catalog:
       {%- if topo.get('vips') %}
       - salt: hastack-vips-held
       {%- endif %}
+{%- endif %}
+
+{%- set neutron_svc = topo.get('services', {}).get('neutron') %}
+{%- if neutron_svc and keystone and galera %}
+{%- set nt_agents = salt['ha_topology.neutron_agent_nodes']() %}
+
+{#- Neutron (hastack/neutron.py): its database; its Keystone user; the controllers one at
+    a time; then the network nodes, one at a time, each step
+    refusing to take the last live agent of a kind away and waiting until the node's agents
+    are alive with a started_at newer than their restart. #}
+hastack-neutron-db:
+  salt.state:
+    - tgt: {{ galera.nodes[0] }}
+    - sls: neutron.db
+    - failhard: True
+    - require:
+      - salt: hastack-galera-up
+      {%- if rabbit %}
+      - salt: hastack-rabbitmq-cluster
+      {%- endif %}
+
+hastack-neutron-keystone:
+  salt.state:
+    - tgt: {{ ks_first }}
+    - sls: neutron.keystone
+    - failhard: True
+    - require:
+      - salt: hastack-keystone-catalog
+
+{%- for node in neutron_svc.nodes %}
+
+{#- One controller at a time: the first upgrades the schema; a changed file restarts a
+    node's Neutron while the others answer. #}
+hastack-neutron-server-{{ node }}:
+  salt.state:
+    - tgt: {{ node }}
+    - sls: neutron
+    - failhard: True
+    - require:
+      - salt: hastack-neutron-db
+      - salt: hastack-neutron-keystone
+      {%- if not loop.first %}
+      - salt: hastack-neutron-server-{{ neutron_svc.nodes[loop.index0 - 1] }}
+      {%- endif %}
+{%- endfor %}
+{%- for node in nt_agents %}
+
+hastack-neutron-agents-{{ node }}:
+  salt.state:
+    - tgt: {{ node }}
+    - sls: neutron.agents
+    - failhard: True
+    - require:
+      - salt: hastack-neutron-server-{{ neutron_svc.nodes[-1] }}
+      {%- if not loop.first %}
+      - salt: hastack-neutron-agents-{{ nt_agents[loop.index0 - 1] }}
+      {%- endif %}
+{%- endfor %}
 {%- endif %}
 
 {#- Corosync/Pacemaker (hastack:cluster), after Keystone: corosync.conf and the authkey on

@@ -54,12 +54,28 @@ hastack:
       workers: 2                       # gunicorn workers per controller
       # endpoint_host: keystone.cloud.example   # a DNS name for every catalog URL
       # password_hash_rounds: 12       # bcrypt cost; Keystone's default
+    # neutron:                         # API + RPC server on the controllers (hastack/neutron.py);
+    #                                  # its secrets: hastack secrets --topology ...
+    #   nodes: [ctl1, ctl2, ctl3]
+    #   port: 9696
+    #   vip: [api, api2]
+    #   check: {path: /, expect: 200}
+    #   workers: 2                       # gunicorn workers per controller
+    #   report_interval: 30              # agents' heartbeat (s) ...
+    #   agent_down_time: 75              # ... and when an agent counts as dead (s)
+    #   agents:                          # L3, DHCP, metadata agents
+    #     nodes: [net1, net2]            # default: the nodes with role network
+    #     mode: active_active            # every node runs all three; HA routers
+    #     l3_ha: true
+    #     max_l3_agents_per_router: 2
+    #     dhcp_agents_per_network: 2
   # Auto-healing (the ha_health beacon and the master's reactor; see hastack/heal.py):
   # healing:
   #   max_attempts: 3                  # heal attempts per resource ...
   #   window: 300                      # ... in this many seconds, then one alert
   #   backoff: [0, 5, 20]              # seconds between attempts
   #   grace: 10                        # Galera not Synced this long is a problem
+  #   neutron_every: 5                 # s between asking the API for dead agents
   common:
     sysctl:
       net.ipv4.ip_nonlocal_bind: 1   # haproxy binds VIPs this node does not hold (yet)

@@ -103,6 +103,8 @@ SERVER_UNITS = ("neutron-api", "neutron-rpc-server", "neutron-periodic-workers")
 AGENT_UNITS = ("neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent")
 AGENT_INI = {"neutron-l3-agent": L3_CONF, "neutron-dhcp-agent": DHCP_CONF,
              "neutron-metadata-agent": METADATA_CONF}
+UNIT_OF_KIND = {L3: "neutron-l3-agent", DHCP: "neutron-dhcp-agent",
+                METADATA: "neutron-metadata-agent"}
 UNIT_DIR = "/etc/systemd/system"
 
 WSGI_WRAPPER = '''\
@@ -161,6 +163,49 @@ def concurrent_agents(topo):
     """How many agents of a kind run at once: every agent node, or one (active_passive)."""
     agents = settings(topo)["agents"]
     return 1 if agents["mode"] == "active_passive" else len(agents["nodes"])
+
+
+def units(topo, node):
+    """The systemd units hastack keeps running for Neutron on ``node``, in a stable order."""
+    out = []
+    if node in server_nodes(topo):
+        out += SERVER_UNITS
+    if node in agent_nodes(topo):
+        out += AGENT_UNITS
+    return out
+
+
+def local_url(topo, node):
+    """This controller's own Neutron API, bypassing the load balancer (health checks)."""
+    return "http://%s:%d/" % (_addr(topo, node), topo["services"]["neutron"]["port"])
+
+
+def api_url(topo):
+    """The Networking API on its VIP, as the catalog names it (never a node)."""
+    return keystone.endpoint_url(topo, "neutron").rstrip("/")
+
+
+def database_spec(topo):
+    """Neutron's database: ``{"name", "user", "host"}`` (the grant's host pattern)."""
+    cfg = settings(topo)
+    return {"name": cfg["db_name"], "user": cfg["db_user"],
+            "host": keystone.db_client_host(topo)}
+
+
+def db_manage_argv(*args):
+    """``neutron-db-manage`` with the server's config files."""
+    return ["%s/bin/neutron-db-manage" % VENV, "--config-file", CONF,
+            "--config-file", ML2_CONF] + list(args)
+
+
+def db_at_head(current):
+    """Is the schema at every head, by the text of ``neutron-db-manage current``? Each
+    revision line starts with the revision id; one at a head says ``(head)``. No revision
+    line at all (an empty database) is not at head."""
+    revisions = [line for line in current.splitlines()
+                 if line.split() and len(line.split()[0]) >= 12
+                 and all(c in "0123456789abcdef" for c in line.split()[0])]
+    return bool(revisions) and all("(head)" in line for line in revisions)
 
 
 # -- config text ---------------------------------------------------------------------------
@@ -376,7 +421,8 @@ def render_unit(topo, node, name):
         lines += ["# dnsmasq, keepalived and haproxy outlive an agent restart.",
                   "KillMode=process"]
     else:
-        lines += ["StateDirectory=neutron", "KillMode=mixed"]
+        # The state sets the same mode: systemd applies it at every start.
+        lines += ["StateDirectory=neutron", "StateDirectoryMode=0750", "KillMode=mixed"]
     return "\n".join(lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
 
 
@@ -465,9 +511,20 @@ def waiting_for(node, agents, since, kinds=KINDS):
                        for a in agents)]
 
 
+def dead_hosts(agents):
+    """``{host: [kinds of its dead agents]}`` for every host with an agent that is not alive
+    (a disabled agent is the operator's, not dead)."""
+    out = {}
+    for a in agents:
+        if a.get("alive") is not True and a.get("admin_state_up", True) is not False:
+            host = str(a.get("host", "")).split(".")[0]
+            out.setdefault(host, []).append(a.get("agent_type"))
+    return {h: sorted(k for k in kinds if k) for h, kinds in sorted(out.items())}
+
+
 # -- rescheduling after the loss of a network node ------------------------------------------
 
-def _reschedule(kind, resource, dead_host, agents, by_agent, limit):
+def _reschedule(kind, resource, dead_host, agents, by_agent, limit, single=()):
     """Actions for one kind of agent (see :func:`reschedule_plan`)."""
     mine = [a for a in agents if a.get("agent_type") == kind]
     dead = sorted((a for a in mine if _on(a, dead_host)), key=lambda a: a["id"])
@@ -477,47 +534,49 @@ def _reschedule(kind, resource, dead_host, agents, by_agent, limit):
     lost = sorted({r for a in dead for r in by_agent.get(a["id"], [])})
     actions = []
     for rid in lost:
+        wanted = 1 if rid in single else limit
         hosts = {host_of[aid] for aid, rs in by_agent.items()
                  if rid in rs and aid in host_of}
         live_hosts = {host_of[a["id"]] for a in live if rid in by_agent.get(a["id"], [])}
         free = sorted((a for a in live if host_of[a["id"]] not in hosts),
                       key=lambda a: (load[a["id"]], host_of[a["id"]], a["id"]))
-        if len(live_hosts) < limit and free:
+        removes = [{"action": "remove_" + resource, resource: rid, "agent": a["id"],
+                    "host": host_of[a["id"]]} for a in dead if rid in by_agent.get(a["id"], [])]
+        add = []
+        if len(live_hosts) < wanted and free:
             pick = free[0]
             load[pick["id"]] += 1
             live_hosts.add(host_of[pick["id"]])
-            actions.append({"action": "add_" + resource, resource: rid,
-                            "agent": pick["id"], "host": host_of[pick["id"]]})
+            add = [{"action": "add_" + resource, resource: rid, "agent": pick["id"],
+                    "host": host_of[pick["id"]]}]
         if not live_hosts:
             actions.append({"action": "stranded", "kind": resource, "resource": rid})
             continue
-        if len(live_hosts) < limit and not free:
+        if len(live_hosts) < wanted and not free:
             actions.append({"action": "degraded", "kind": resource, "resource": rid,
-                            "hosts": sorted(live_hosts), "wanted": limit})
-        for a in dead:
-            if rid in by_agent.get(a["id"], []):
-                actions.append({"action": "remove_" + resource, resource: rid,
-                                "agent": a["id"], "host": host_of[a["id"]]})
+                            "hosts": sorted(live_hosts), "wanted": wanted})
+        # Neutron hosts a legacy router on one L3 agent only: off the dead one first.
+        actions.extend(removes + add if rid in single else add + removes)
     return actions
 
 
 def reschedule_plan(dead_host, agents, routers_by_agent, networks_by_agent,
-                    max_l3_agents_per_router, dhcp_agents_per_network):
+                    max_l3_agents_per_router, dhcp_agents_per_network, legacy_routers=()):
     """What to do when ``dead_host`` is lost: a list of actions, routers then networks, each
     sorted by id.
 
     Every router of an L3 agent on ``dead_host`` is added (``add_router``) to the least
     loaded live L3 agent on a host that does not host it yet (ties: host name, agent id)
     unless it already runs on ``max_l3_agents_per_router`` live hosts, then removed from the
-    dead agent (``remove_router``). Networks and DHCP agents the same, with
-    ``dhcp_agents_per_network``. With no live host left and no candidate: ``stranded`` (it
-    stays on the dead agent, to come back with its host; alert). Still served, but by fewer
-    live hosts than wanted and no candidate: ``degraded``. ``*_by_agent`` map an agent id
-    to the router or network ids it hosts. Without ``l3_ha`` pass 1: a legacy router has
-    one L3 agent.
+    dead agent (``remove_router``). A router in ``legacy_routers`` (not HA) has one L3 agent:
+    it is removed from the dead agent first, then added, as Neutron accepts no second one.
+    Networks and DHCP agents the same, with ``dhcp_agents_per_network``. With no live host
+    left and no candidate: ``stranded`` (it stays on the dead agent, to come back with its
+    host; alert). Still served, but by fewer live hosts than wanted and no candidate:
+    ``degraded``. ``*_by_agent`` map an agent id to the router or network ids it hosts.
     """
     return (_reschedule(L3, "router", dead_host, agents, routers_by_agent,
-                        max_l3_agents_per_router) +
+                        max_l3_agents_per_router, set(legacy_routers)) +
             _reschedule(DHCP, "network", dead_host, agents, networks_by_agent,
                         dhcp_agents_per_network))
 
@@ -608,6 +667,12 @@ def _check_mode(agents, nodes, errors):
     if mode == "active_passive" and len(nodes) < 2:
         errors.append("%s:agents:nodes: active_passive needs at least 2 network nodes to move "
                       "the agents to; %d given" % (FIELD, len(nodes)))
+    if mode == "active_passive":
+        # Planned (reschedule_plan moves a lost node's routers with limits of 1), not rolled
+        # out: orch.deploy and healing would run every node's agents.
+        errors.append("%s:agents:mode: active_passive is not rolled out by this version of "
+                      "hastack (orch.deploy would start the agents on every network node); "
+                      "use active_active" % FIELD)
     return 1 if mode == "active_passive" else len(nodes)
 
 

@@ -97,9 +97,28 @@ def make_topology(controllers=3, network=2, drbd=False):
             "pkg_refresh": False,
         },
     }
+    if network:
+        topo["services"]["neutron"] = lab_neutron(ctls, network)
     if controllers >= 2:
         topo["cluster"] = lab_cluster(ctls)
     return topo
+
+
+def lab_neutron(ctls, network):
+    """``hastack:services:neutron`` for the lab: the API and RPC server on the controllers,
+    the agents on every network node (the default). The lab's kernel has no Open vSwitch, so
+    only the control plane is real: ``network_auto_schedule: false`` keeps a DHCP agent from
+    spinning on a network it cannot plug (LAB-NOTES), and networks are scheduled through the
+    API. Agents report every 5 s and are dead after 15 s, so a lost network node is seen
+    quickly. With one network node routers are not HA (a VRRP pair needs two L3 agents) and
+    each network has one DHCP agent."""
+    agents = {"network_auto_schedule": False}
+    if network < 2:
+        agents.update(l3_ha=False, dhcp_agents_per_network=1)
+    return {"nodes": list(ctls), "port": 9696, "vip": ["api", "api2"],
+            "check": {"path": "/", "expect": 200},
+            "workers": 2, "rpc_workers": 1, "report_interval": 5, "agent_down_time": 15,
+            "agents": agents}
 
 
 # The Pacemaker-managed VIP (not in hastack:vips: keepalived must not move it too) and the

@@ -1,0 +1,131 @@
+"""
+Neutron from the topology pillar: its venv, files and schema on the controllers, and the
+agents on a network node restarted only when it is safe and waited for until they are back.
+
+.. code-block:: yaml
+
+    neutron-venv:
+      ha_neutron.installed: []      # the pinned Neutron packages in their own venv
+    neutron-config:
+      ha_neutron.configured: []     # neutron.conf, ml2_conf.ini, agent inis, units, wrapper
+    neutron-schema:
+      ha_neutron.db_synced: []      # once, on one controller
+    neutron-healthy:
+      ha_neutron.healthy: []        # this controller's API answers GET / (waits for it)
+    neutron-agents:
+      ha_neutron.agents_running: [] # a network node's agents: safe restart, then back
+"""
+
+import subprocess
+
+try:
+    from hastack import files as hfiles
+    from hastack import neutron, pins, probe, venvs
+
+    HAS_HASTACK = True
+except ImportError:
+    HAS_HASTACK = False
+
+__virtualname__ = "ha_neutron"
+
+
+def __virtual__():
+    if not HAS_HASTACK or "ha_neutron.files" not in __salt__:
+        return (False, "The 'ha_neutron' execution module is not available")
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def installed(name="neutron"):
+    """Neutron's venv holds the pinned packages (``hastack.pins.NEUTRON``)."""
+    return venvs.converge(name, neutron.VENV, pins.NEUTRON, test=__opts__["test"])
+
+
+def configured(name="neutron"):
+    """Every Neutron file of this node (:func:`hastack.neutron.files`); a diff for each file
+    that changes. Secrets in them never appear in the changes."""
+    ret = hfiles.converge(name, __salt__["ha_neutron.files"](), test=__opts__["test"])
+    ret["changes"] = {path: ("(changed; holds secrets)" if path.endswith((".conf", ".ini"))
+                             else diff) for path, diff in ret["changes"].items()}
+    return ret
+
+
+def db_synced(name="neutron"):
+    """The schema is at every head (``neutron-db-manage upgrade heads`` only when it is
+    not). Run it on one controller: orch.deploy does, before the others start."""
+    ret = _ret(name)
+    res = __salt__["ha_neutron.db_sync"](test=__opts__["test"])
+    ret.update(result=res["result"], changes=res["changes"], comment=res["comment"])
+    return ret
+
+
+def healthy(name="neutron", timeout=90):
+    """This controller's Neutron API answers ``GET /`` with 200 within ``timeout`` seconds.
+    Changes nothing; fails the run (and so the rollout) when it does not."""
+    if __opts__["test"]:
+        return {"name": name, "result": True, "changes": {},
+                "comment": "would check %s" % __salt__["ha_neutron.health"](timeout=1)["url"]}
+    res = __salt__["ha_neutron.wait_healthy"](timeout=timeout)
+    return probe.healthy_state(name, res, timeout, "neutron-api")
+
+
+def _active(units):
+    res = subprocess.run(["systemctl", "is-active"] + list(units), capture_output=True,
+                         text=True, timeout=30)
+    return dict(zip(units, res.stdout.split()))
+
+
+def _enabled(units):
+    res = subprocess.run(["systemctl", "is-enabled"] + list(units), capture_output=True,
+                         text=True, timeout=30)
+    return dict(zip(units, res.stdout.split()))
+
+
+def agents_running(name="neutron-agents", timeout=120):
+    """This network node's L3, DHCP and metadata agents run with its current files.
+
+    When a file changed or an agent is not running, the agents are (re)started, but only
+    if another host has a live agent of every kind this node runs
+    (:func:`hastack.neutron.restart_blockers`), and the state then waits until each agent
+    is alive with a ``started_at`` newer than the restart (``alive`` alone stays true for up
+    to ``agent_down_time`` after an agent died). With nothing to change it changes nothing.
+    """
+    ret = _ret(name)
+    units = list(neutron.AGENT_UNITS)
+    files = {p: spec for p, spec in __salt__["ha_neutron.files"]().items()}
+    preview = hfiles.converge(name, files, test=True)
+    active = _active(units)
+    enabled = _enabled(units)
+    stopped = [u for u in units if active.get(u) != "active"]
+    disabled = [u for u in units if enabled.get(u) != "enabled"]
+    changed = sorted(preview["changes"])
+    if not changed and not stopped and not disabled:
+        ret["comment"] = "the agents run with the current files"
+        return ret
+    what = {"files": changed, "started" if not changed else "restarted": units}
+    if disabled:
+        what["enabled"] = disabled
+    if __opts__["test"]:
+        ret.update(result=None, changes=what,
+                   comment="would write %d file(s) and (re)start the agents"
+                           % len(changed))
+        return ret
+    running = [u for u in units if u not in stopped]
+    if running:
+        blockers = __salt__["ha_neutron.restart_blockers"]()
+        if blockers:
+            ret.update(result=False, comment="not restarted: " + "; ".join(blockers))
+            return ret
+    wrote = hfiles.converge(name, files)
+    if wrote["result"] is False:
+        return wrote
+    subprocess.run(["systemctl", "daemon-reload"], check=True, timeout=60)
+    if disabled:
+        subprocess.run(["systemctl", "enable"] + disabled, check=True, timeout=60,
+                       capture_output=True)
+    res = __salt__["ha_neutron.restart_agents"](timeout=timeout, force=True)
+    ret.update(result=res["result"], changes=what, comment=res["comment"])
+    return ret
