@@ -14,10 +14,14 @@ a dict: Salt's "function not available" string, a traceback, ``None``)::
      "keystone": {node: ha_keystone.health()},
      "catalog":  ha_keystone.catalog_check() or None,
      "catalog_node": the node that ran it (optional),
+     "neutron":  {node: ha_neutron.health()},      # the Neutron server nodes
+     "neutron_agents": ha_neutron.agents() or None,  # on one server node; None: no server
+     "neutron_agents_node": the node that ran it (optional),      # node answered
      "cluster":  {member: ha_cluster.status()}}    # None: Pacemaker does not answer
 
 The report has one section per layer the topology has (``nodes`` always; ``vips``,
-``haproxy``, ``galera``, ``rabbitmq``, ``keystone``, ``cluster`` only when configured), each
+``haproxy``, ``galera``, ``rabbitmq``, ``keystone``, ``neutron``, ``cluster`` only when
+configured), each
 with an ``ok``; ``green`` is true when every section is; ``problems`` lists, one sentence
 each, what is wrong, naming the node, VIP or service. ``warnings`` lists what is not broken
 but must not go unnoticed (a Pacemaker cluster without fencing): they do not turn the status
@@ -29,12 +33,13 @@ absence does to a service (a smaller Galera cluster, a backend DOWN) is still na
 Pure: the topology and the answers in, data and text out. No Salt.
 """
 
-from hastack import cluster, galera, loadbalancer, rabbitmq, vip
+from hastack import cluster, galera, loadbalancer, neutron, rabbitmq, vip
 
-SECTIONS = ("nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone", "cluster")
+SECTIONS = ("nodes", "vips", "haproxy", "galera", "rabbitmq", "keystone", "neutron", "cluster")
 TITLES = {"nodes": "Nodes", "vips": "VIPs", "haproxy": "haproxy backends (as each load "
           "balancer sees them)", "galera": "Galera", "rabbitmq": "RabbitMQ",
-          "keystone": "Keystone", "cluster": "Corosync/Pacemaker (hastack:cluster)"}
+          "keystone": "Keystone", "neutron": "Neutron",
+          "cluster": "Corosync/Pacemaker (hastack:cluster)"}
 
 
 def _short_text(value, limit=100):
@@ -72,13 +77,14 @@ def _yesno(value):
 
 FUNCTIONS = (("vips", "ha_vip.held"), ("haproxy", "ha_haproxy.backends"),
              ("galera", "ha_galera.status"), ("rabbitmq", "ha_rabbitmq.status"),
-             ("keystone", "ha_keystone.health"), ("cluster", "ha_cluster.status"))
+             ("keystone", "ha_keystone.health"), ("neutron", "ha_neutron.health"),
+             ("cluster", "ha_cluster.status"))
 
 
 def plan(topo):
     """Whom the runner asks what, for the layers the topology has: ``[(section, function,
     nodes)]`` in pillar order. The runner leaves out the nodes that did not answer
-    test.ping; the catalog check is :func:`catalog_node`'s."""
+    test.ping; the catalog check and the agent list are :func:`answer_node`'s."""
     services = topo.get("services") or {}
     lbs = loadbalancer.lb_nodes(topo)
     vip_nodes = lbs + [n for v in (topo.get("vips") or {}).values()
@@ -86,22 +92,28 @@ def plan(topo):
     whom = {"vips": list(dict.fromkeys(vip_nodes)) if topo.get("vips") else [],
             "haproxy": lbs if any(loadbalancer.service_vips(s or {})
                                   for s in services.values()) else []}
-    for name in ("galera", "rabbitmq", "keystone"):
+    for name in ("galera", "rabbitmq", "keystone", "neutron"):
         whom[name] = _members(topo, name) if name in services else []
     whom["cluster"] = cluster.members(topo) if topo.get("cluster") else []
     return [(section, fun, whom[section]) for section, fun in FUNCTIONS if whom[section]]
 
 
-def catalog_node(topo, answers):
-    """The Keystone node to run the catalog check on: the first (pillar order) whose health
-    check answered, else the first that is up; None if there is none."""
-    members = _members(topo, "keystone")
-    health = answers.get("keystone") or {}
+def answer_node(topo, answers, service):
+    """The node of ``service`` to run a service-wide check on (Keystone's catalog, Neutron's
+    agent list): the first (pillar order) whose health check (``answers[service]``)
+    answered, else the first that is up; None if there is none."""
+    members = _members(topo, service)
+    health = answers.get(service) or {}
     up = answers.get("ping") or {}
     for node in members:
         if up.get(node) is True and isinstance(health.get(node), dict):
             return node
     return next((n for n in members if up.get(n) is True), None)
+
+
+def catalog_node(topo, answers):
+    """The Keystone node to run the catalog check on (see :func:`answer_node`)."""
+    return answer_node(topo, answers, "keystone")
 
 
 # -- sections ---------------------------------------------------------------------------------
@@ -283,18 +295,21 @@ def _rabbitmq(topo, answers, problems):
     return {"ok": ok, "nodes": rows}
 
 
-def _keystone(topo, answers, problems):
+def _health(topo, answers, service, problems):
+    """``(ok, {node: row})`` from each ``service`` node's HTTP health check (the shape of
+    ``ha_keystone.health``); an unhealthy node, or one up that did not report, is named."""
     rows, ok = {}, True
-    for node in _members(topo, "keystone"):
-        why = _silence(node, "keystone", answers)
+    for node in _members(topo, service):
+        why = _silence(node, service, answers)
         if why is not None:
             ok = False
             rows[node] = {"ok": None, "status": None, "seconds": None, "url": "",
                           "error": why}
             if why != "node down":
-                problems.append("keystone on %s did not report its health (%s)" % (node, why))
+                problems.append("%s on %s did not report its health (%s)"
+                                % (service, node, why))
             continue
-        health = answers["keystone"][node]
+        health = answers[service][node]
         rows[node] = {"ok": bool(health.get("ok")), "status": health.get("status"),
                       "seconds": health.get("seconds"), "url": health.get("url", ""),
                       "error": health.get("error")}
@@ -306,7 +321,12 @@ def _keystone(topo, answers, problems):
             else:
                 error = health.get("error") or "no answer"
                 detail = error if url in error else "%s (%s)" % (error, url)
-            problems.append("keystone on %s is unhealthy: %s" % (node, detail))
+            problems.append("%s on %s is unhealthy: %s" % (service, node, detail))
+    return ok, rows
+
+
+def _keystone(topo, answers, problems):
+    ok, rows = _health(topo, answers, "keystone", problems)
     check = answers.get("catalog")
     catalog = {"ok": False, "checked_on": answers.get("catalog_node"), "problems": [],
                "error": None}
@@ -325,6 +345,73 @@ def _keystone(topo, answers, problems):
         if not catalog["ok"] and not catalog["error"] and not catalog["problems"]:
             problems.append("keystone catalog is not right (the check gave no detail)")
     return {"ok": ok and catalog["ok"], "nodes": rows, "catalog": catalog}
+
+
+def _host(agent):
+    """The node an agent runs on: Neutron's host may be the FQDN."""
+    return str(agent.get("host", "")).split(".")[0]
+
+
+def _agent_problems(topo, agents):
+    """What is wrong with the agents Neutron lists: a dead one; in ``active_active`` an agent
+    node without an agent of every kind, in ``active_passive`` a kind without exactly one live
+    agent (alive, not disabled) among the agent nodes."""
+    found = []
+    for a in agents:
+        if a.get("alive") is not True:
+            found.append("neutron %s on %s is dead (last started %s)"
+                         % (a.get("agent_type") or "agent", a.get("host") or "?",
+                            a.get("started_at") or "?"))
+    cfg = neutron.settings(topo)["agents"]
+    nodes = neutron.agent_nodes(topo)
+    if cfg["mode"] == "active_passive":
+        for kind in neutron.KINDS:
+            live = [_host(a) for a in agents if a.get("agent_type") == kind and
+                    _host(a) in nodes and a.get("alive") is True and
+                    a.get("admin_state_up", True) is not False]
+            if not live:
+                found.append("neutron: no live %s on any agent node (%s); active_passive "
+                             "needs one" % (kind, ", ".join(nodes)))
+            elif len(live) > 1:
+                found.append("neutron: %d live %ss at once (%s); active_passive runs one"
+                             % (len(live), kind, ", ".join(live)))
+        return found
+    for node in nodes:
+        for kind in neutron.KINDS:
+            if not any(a.get("agent_type") == kind and _host(a) == node for a in agents):
+                found.append("neutron: no %s is registered on %s" % (kind, node))
+    return found
+
+
+def _neutron(topo, answers, problems):
+    ok, rows = _health(topo, answers, "neutron", problems)
+    check = answers.get("neutron_agents")
+    out = {"ok": False, "nodes": rows, "agents": [],
+           "agents_checked_on": answers.get("neutron_agents_node"), "agents_error": None}
+    if check is None:
+        out["agents_error"] = "not checked: no Neutron server node answered"
+        problems.append("neutron agents were not checked: no Neutron server node answered")
+        return out
+    if not isinstance(check, dict):
+        out["agents_error"] = _short_text(check) or "empty answer"
+        problems.append("neutron agent list did not run (%s)" % out["agents_error"])
+        return out
+    if check.get("error") or not check.get("ok"):
+        out["agents_error"] = _short_text(check.get("error") or "the check gave no detail")
+        problems.append("neutron agent list failed: %s" % out["agents_error"])
+        return out
+    agents = [a for a in check.get("agents") or [] if isinstance(a, dict)]
+    order = {kind: i for i, kind in enumerate(neutron.KINDS)}
+    for a in sorted(agents, key=lambda a: (str(a.get("host", "")),
+                                           order.get(a.get("agent_type"), len(order)))):
+        out["agents"].append({"host": str(a.get("host", "")), "type": a.get("agent_type", ""),
+                              "alive": a.get("alive") is True, "since": a.get("started_at"),
+                              "routers": list(a.get("routers") or []),
+                              "networks": list(a.get("networks") or [])})
+    found = _agent_problems(topo, agents)
+    problems.extend(found)
+    out["ok"] = ok and not found
+    return out
 
 
 def _cluster(topo, answers, problems):
@@ -365,7 +452,7 @@ def _cluster(topo, answers, problems):
 def summarize(topo, answers):
     """The report on the whole plane from the runner's raw ``answers`` (see the module doc):
     ``{"green", "problems", "warnings", "nodes", "vips", "haproxy", "galera", "rabbitmq",
-    "keystone", "cluster"}``, the service sections only for layers the topology has."""
+    "keystone", "neutron", "cluster"}``, the service sections only for layers the topology has."""
     problems = []
     services = topo.get("services") or {}
     report = {"nodes": _nodes(topo, answers, problems)}
@@ -374,7 +461,7 @@ def summarize(topo, answers):
     if any(loadbalancer.service_vips(s or {}) for s in services.values()):
         report["haproxy"] = _haproxy(topo, answers, problems)
     for name, build in (("galera", _galera), ("rabbitmq", _rabbitmq),
-                        ("keystone", _keystone)):
+                        ("keystone", _keystone), ("neutron", _neutron)):
         if name in services:
             report[name] = build(topo, answers, problems)
     report["warnings"] = []
@@ -443,14 +530,18 @@ def _render_rabbitmq(sec):
     return _table(["node", "cluster nodes", "running", "partitions", "alarms", "version"], rows)
 
 
-def _render_keystone(sec):
+def _render_health(nodes):
     rows = []
-    for n, v in sec["nodes"].items():
+    for n, v in nodes.items():
         health = "?" if v["ok"] is None else ("ok" if v["ok"] else "FAIL")
         rows.append([n, health, v["status"] or "-",
                      "-" if v["seconds"] is None else "%.3f" % v["seconds"],
                      v["url"] or "-", v["error"] or ""])
-    lines = _table(["node", "health", "http", "seconds", "url", "error"], rows)
+    return _table(["node", "health", "http", "seconds", "url", "error"], rows)
+
+
+def _render_keystone(sec):
+    lines = _render_health(sec["nodes"])
     cat = sec["catalog"]
     if cat["ok"]:
         verdict = "right (only VIP URLs)"
@@ -460,6 +551,19 @@ def _render_keystone(sec):
         verdict = "WRONG: %d problem(s), listed below" % len(cat["problems"])
     where = " (checked on %s)" % cat["checked_on"] if cat.get("checked_on") else ""
     return lines + ["  catalog: %s%s" % (verdict, where)]
+
+
+def _render_neutron(sec):
+    lines = _render_health(sec["nodes"])
+    if sec["agents"]:
+        lines += _table(["agent host", "type", "alive", "since", "routers", "networks"],
+                        [[a["host"], a["type"], "yes" if a["alive"] else "NO", a["since"] or "-",
+                          len(a["routers"]), len(a["networks"])] for a in sec["agents"]])
+    if sec["agents_error"]:
+        return lines + ["  agents: UNKNOWN: %s" % sec["agents_error"]]
+    where = sec.get("agents_checked_on")
+    return lines + ["  agents: %d registered%s" % (len(sec["agents"]),
+                                                    ", checked on %s" % where if where else "")]
 
 
 def _render_cluster(sec):
@@ -478,7 +582,8 @@ def _render_cluster(sec):
 
 _RENDER = {"nodes": _render_nodes, "vips": _render_vips, "haproxy": _render_haproxy,
            "galera": _render_galera, "rabbitmq": _render_rabbitmq,
-           "keystone": _render_keystone, "cluster": _render_cluster}
+           "keystone": _render_keystone, "neutron": _render_neutron,
+           "cluster": _render_cluster}
 
 
 def render(report):

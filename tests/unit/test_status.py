@@ -307,14 +307,16 @@ def test_catalog_node_is_the_first_keystone_node_that_answered(good, ping, healt
 
 FUNS = {"test.ping": "ping", "ha_vip.held": "vips", "ha_haproxy.backends": "haproxy",
         "ha_galera.status": "galera", "ha_rabbitmq.status": "rabbitmq",
-        "ha_keystone.health": "keystone", "ha_cluster.status": "cluster"}
+        "ha_keystone.health": "keystone", "ha_neutron.health": "neutron",
+        "ha_cluster.status": "cluster"}
 
 
 class FakeClient:
-    """LocalClient.cmd over canned answers, one set per round; records every call."""
+    """LocalClient.cmd over canned answers, one set per round (a round starts with
+    test.ping); records every call, and the timeout of each function."""
 
     def __init__(self, *rounds):
-        self.rounds, self.calls = list(rounds), []
+        self.rounds, self.calls, self.timeouts = list(rounds), [], {}
 
     def __enter__(self):
         return self
@@ -324,12 +326,15 @@ class FakeClient:
 
     def cmd(self, nodes, fun, tgt_type=None, timeout=None, **kwargs):
         assert tgt_type == "list"
+        if fun == "test.ping" and self.calls and len(self.rounds) > 1:
+            self.rounds.pop(0)
         self.calls.append((fun, list(nodes)))
+        self.timeouts[fun] = timeout
         answers = self.rounds[0]
         if fun == "ha_keystone.catalog_check":
-            if len(self.rounds) > 1:
-                self.rounds.pop(0)
             return {nodes[0]: answers["catalog"]}
+        if fun == "ha_neutron.agents":
+            return {nodes[0]: answers["neutron_agents"]}
         got = answers[FUNS[fun]]
         # What LocalClient.cmd gives for a targeted minion that did not return.
         return {n: got.get(n, "Minion did not return. [No response]\nThe minions may not "
@@ -502,3 +507,245 @@ def test_plan_and_runner_ask_the_cluster_members(clustered, monkeypatch):
     assert ("ha_cluster.status", CTL) in client.calls
     assert report["green"] is True and report["cluster"]["ok"] is True
     assert report["warnings"]
+
+
+# -- the Neutron section (hastack:services:neutron) ---------------------------------------
+
+STARTED = "2026-11-23 09:00:00"
+
+
+@pytest.fixture
+def plane(good):
+    """The example topology plus Neutron (servers on the controllers, agents on net1 and
+    net2, active_active) and its secrets, as tests/unit/test_neutron.py builds it."""
+    from hastack import neutron, topology
+    good["services"]["neutron"] = {"nodes": list(CTL), "port": 9696, "vip": "api2",
+                                   "check": {"path": "/", "expect": 200},
+                                   "agents": {"nodes": ["net1", "net2"]}}
+    for key in neutron.SECRETS:
+        good["secrets"][key] = "s3cr3t-%s-abcdefgh" % key
+    assert topology.validate(good) == []
+    return good
+
+
+def neutron_ok(node):
+    return {"ok": True, "url": "http://198.18.10.1%s:9696/" % node[-1], "status": 200,
+            "seconds": 0.021, "error": None}
+
+
+def agent(kind, host, alive=True, routers=(), networks=()):
+    short = {"L3 agent": "l3", "DHCP agent": "dhcp", "Metadata agent": "md"}[kind]
+    return {"id": "%s-%s" % (short, host), "agent_type": kind, "host": host, "alive": alive,
+            "admin_state_up": True, "started_at": STARTED,
+            "heartbeat_timestamp": "2026-11-23 10:00:00", "routers": list(routers),
+            "networks": list(networks)}
+
+
+def fleet(hosts=("net1", "net2")):
+    return [agent(kind, host, routers=["r1"] if kind == "L3 agent" else [],
+                  networks=["n1", "n2"] if kind == "DHCP agent" else [])
+            for host in hosts for kind in ("L3 agent", "DHCP agent", "Metadata agent")]
+
+
+def neutron_answers(agents=None):
+    answers = green_answers()
+    for n in CTL:
+        answers["haproxy"][n]["neutron"] = {s: "UP" for s in CTL}
+    answers["neutron"] = {n: neutron_ok(n) for n in CTL}
+    answers["neutron_agents"] = {"ok": True, "error": None,
+                                 "agents": fleet() if agents is None else agents}
+    answers["neutron_agents_node"] = "ctl1"
+    return answers
+
+
+def find(agents, kind, host):
+    return next(a for a in agents if a["agent_type"] == kind and a["host"] == host)
+
+
+def neutron_dead_l3(a):
+    find(a["neutron_agents"]["agents"], "L3 agent", "net1")["alive"] = False
+
+
+def neutron_no_dhcp(a):
+    a["neutron_agents"]["agents"].remove(find(a["neutron_agents"]["agents"], "DHCP agent",
+                                              "net2"))
+
+
+def neutron_503(a):
+    a["neutron"]["ctl2"].update(ok=False, status=503)
+
+
+def neutron_missing(a):
+    a["neutron"]["ctl3"] = "'ha_neutron.health' is not available."
+
+
+def neutron_agents_failed(a):
+    a["neutron_agents"] = {"ok": False, "error": "401 Unauthorized", "agents": []}
+
+
+def neutron_agents_unchecked(a):
+    a["neutron_agents"], a["neutron_agents_node"] = None, None
+
+
+def neutron_agents_not_run(a):
+    a["neutron_agents"] = "'ha_neutron.agents' is not available."
+
+
+NEUTRON_CASES = [
+    ("agent-dead", neutron_dead_l3,
+     "neutron L3 agent on net1 is dead (last started 2026-11-23 09:00:00)", "NO"),
+    ("kind-missing", neutron_no_dhcp, "neutron: no DHCP agent is registered on net2",
+     "agents: 5 registered, checked on ctl1"),
+    ("server-unhealthy", neutron_503,
+     "neutron on ctl2 is unhealthy: HTTP 503 from http://198.18.10.12:9696/", "FAIL"),
+    ("server-module-missing", neutron_missing,
+     "neutron on ctl3 did not report its health ('ha_neutron.health' is not available.)",
+     "not available"),
+    ("agents-check-failed", neutron_agents_failed, "neutron agent list failed: 401 "
+     "Unauthorized", "agents: UNKNOWN: 401 Unauthorized"),
+    ("agents-not-checked", neutron_agents_unchecked,
+     "neutron agents were not checked: no Neutron server node answered",
+     "agents: UNKNOWN: not checked"),
+    ("agents-check-not-run", neutron_agents_not_run,
+     "neutron agent list did not run ('ha_neutron.agents' is not available.)",
+     "agents: UNKNOWN: 'ha_neutron.agents'"),
+]
+
+
+def test_neutron_green(plane):
+    report = status.summarize(plane, neutron_answers())
+    assert report["green"] is True and report["problems"] == [], report["problems"]
+    sec = report["neutron"]
+    assert sec["ok"] is True and sec["agents_checked_on"] == "ctl1"
+    assert sec["agents_error"] is None
+    assert set(sec["nodes"]) == set(CTL) and sec["nodes"]["ctl2"]["status"] == 200
+    assert [(a["host"], a["type"]) for a in sec["agents"]] == [
+        (h, k) for h in ("net1", "net2") for k in ("L3 agent", "DHCP agent", "Metadata agent")]
+    assert sec["agents"][0] == {"host": "net1", "type": "L3 agent", "alive": True,
+                                "since": STARTED, "routers": ["r1"], "networks": []}
+    json.dumps(report)
+    text = status.render(report)
+    assert "Neutron: ok" in text
+    block = text.split("Neutron: ok\n")[1].split("\n\n")[0].splitlines()
+    assert block[0].split() == ["node", "health", "http", "seconds", "url", "error"]
+    assert block[1].split() == ["ctl1", "ok", "200", "0.021", "http://198.18.10.11:9696/"]
+    assert block[4].split() == ["agent", "host", "type", "alive", "since", "routers",
+                                "networks"]
+    assert block[6].split() == ["net1", "DHCP", "agent", "yes", "2026-11-23", "09:00:00",
+                                "0", "2"]
+    assert block[-1] == "  agents: 6 registered, checked on ctl1"
+
+
+@pytest.mark.parametrize("case, breaks, problem, shown", NEUTRON_CASES,
+                         ids=[c[0] for c in NEUTRON_CASES])
+def test_neutron_one_fault(plane, case, breaks, problem, shown):
+    answers = neutron_answers()
+    breaks(answers)
+    report = status.summarize(plane, answers)
+    assert report["green"] is False
+    assert {s for s in status.SECTIONS if s in report and not report[s]["ok"]} == {"neutron"}
+    assert [p for p in report["problems"] if p.startswith("neutron")] == [problem]
+    text = status.render(report)
+    assert "Neutron: PROBLEM" in text
+    assert problem in text and shown in text
+
+
+def test_neutron_server_down_is_named_once(plane):
+    answers = neutron_answers()
+    node_down(answers, "ctl3")
+    answers["neutron"].pop("ctl3")
+    for n in ("ctl1", "ctl2"):
+        answers["haproxy"][n]["neutron"]["ctl3"] = "DOWN"
+    report = status.summarize(plane, answers)
+    assert report["neutron"]["ok"] is False
+    assert report["neutron"]["nodes"]["ctl3"]["error"] == "node down"
+    assert not any(p.startswith("neutron") for p in report["problems"])
+    assert "haproxy: neutron backend ctl3 is DOWN on ctl1, ctl2" in report["problems"]
+    assert "ctl3  ?       -" in status.render(report)
+
+
+def test_neutron_agent_node_down_leaves_dead_agents(plane):
+    answers = neutron_answers()
+    node_down(answers, "net2")
+    for a in answers["neutron_agents"]["agents"]:
+        if a["host"] == "net2":
+            a["alive"] = False
+    report = status.summarize(plane, answers)
+    assert report["neutron"]["ok"] is False
+    assert [p for p in report["problems"] if p.startswith("neutron")] == [
+        "neutron %s on net2 is dead (last started %s)" % (k, STARTED)
+        for k in ("L3 agent", "DHCP agent", "Metadata agent")]
+
+
+def test_neutron_agent_host_may_be_the_fqdn(plane):
+    agents = fleet()
+    for a in agents:
+        a["host"] += ".lab.example"
+    report = status.summarize(plane, neutron_answers(agents))
+    assert report["neutron"]["ok"] is True, report["problems"]
+
+
+def test_neutron_active_passive_needs_one_live_agent_of_each_kind(plane):
+    plane["services"]["neutron"]["agents"]["mode"] = "active_passive"
+    # One node runs the group: green, the other node having no agent at all.
+    report = status.summarize(plane, neutron_answers(fleet(["net2"])))
+    assert report["green"] is True, report["problems"]
+    # Both run an L3 agent at once.
+    report = status.summarize(plane, neutron_answers(fleet(["net2"]) + [agent("L3 agent",
+                                                                            "net1")]))
+    assert report["neutron"]["ok"] is False
+    assert report["problems"] == ["neutron: 2 live L3 agents at once (net2, net1); "
+                                  "active_passive runs one"]
+    # The only DHCP agent is dead; a disabled metadata agent is not a live one.
+    agents = fleet(["net2"])
+    find(agents, "DHCP agent", "net2")["alive"] = False
+    find(agents, "Metadata agent", "net2")["admin_state_up"] = False
+    report = status.summarize(plane, neutron_answers(agents))
+    assert report["problems"] == [
+        "neutron DHCP agent on net2 is dead (last started %s)" % STARTED,
+        "neutron: no live DHCP agent on any agent node (net1, net2); active_passive needs one",
+        "neutron: no live Metadata agent on any agent node (net1, net2); active_passive "
+        "needs one"]
+    assert "Metadata agent" not in report["problems"][0]
+
+
+def test_neutron_active_active_needs_every_kind_on_every_agent_node(plane):
+    report = status.summarize(plane, neutron_answers(fleet(["net2"])))
+    assert report["neutron"]["ok"] is False
+    assert report["problems"] == ["neutron: no %s is registered on net1" % k
+                                  for k in ("L3 agent", "DHCP agent", "Metadata agent")]
+
+
+def test_neutron_plan_and_answer_node(plane):
+    assert ("neutron", "ha_neutron.health", CTL) in status.plan(plane)
+    assert [s for s, _, _ in status.plan(plane)][-1] == "neutron"
+    answers = {"ping": {"ctl1": False, "ctl2": True, "ctl3": True},
+               "neutron": {"ctl2": "'ha_neutron.health' is not available.",
+                           "ctl3": neutron_ok("ctl3")},
+               "keystone": {"ctl2": keystone_ok("ctl2")}}
+    assert status.answer_node(plane, answers, "neutron") == "ctl3"
+    assert status.answer_node(plane, answers, "keystone") == "ctl2"
+    assert status.catalog_node(plane, answers) == "ctl2"
+    assert status.answer_node(plane, {"ping": {"net1": True}}, "neutron") is None
+
+
+def test_runner_asks_the_agents_of_one_neutron_server(plane, monkeypatch):
+    answers = neutron_answers()
+    node_down(answers, "ctl1")
+    answers["neutron"].pop("ctl1")
+    answers["neutron"]["ctl2"] = None
+    client = FakeClient(answers)
+    report = runner_with(plane, monkeypatch, client, output="json").status()
+    assert ("ha_neutron.health", ["ctl2", "ctl3"]) in client.calls
+    assert ("ha_neutron.agents", ["ctl3"]) in client.calls
+    assert client.timeouts["ha_neutron.agents"] == 20
+    assert report["neutron"]["agents_checked_on"] == "ctl3"
+    assert len(report["neutron"]["agents"]) == 6
+    assert "neutron on ctl2 did not report its health (None)" in report["problems"]
+
+
+def test_runner_without_neutron_does_not_ask_for_agents(good, monkeypatch):
+    client = FakeClient(green_answers())
+    report = runner_with(good, monkeypatch, client, output="json").status()
+    assert report["green"] is True and "neutron" not in report
+    assert not any(fun.startswith("ha_neutron") for fun, _ in client.calls)
