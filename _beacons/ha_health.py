@@ -18,7 +18,9 @@ Events, tag ``salt/beacon/<node>/ha_health/<kind>``, payload (besides Salt's ``i
 - ``rabbitmq``: ``{"kind": "rabbitmq", "node", "partitions", "alarms"}``;
 - ``vip``: ``{"kind": "vip", "node", "vip", "held"}``: this node took or lost a VIP;
 - ``backend``: ``{"kind": "backend", "node", "service", "server", "state"}``: a haproxy
-  backend DOWN, reported by the load balancer holding the service's VIP.
+  backend DOWN, reported by the load balancer holding the service's VIP;
+- ``neutron``: ``{"kind": "neutron", "node", "host", "dead"}``: Neutron agents on ``host``
+  the API reports dead (``dead``: their types), reported by the holder of Neutron's VIP.
 
 An event fires when its problem appears and again every ``refire`` seconds while it lasts.
 """
@@ -29,7 +31,7 @@ import subprocess
 import time
 
 try:
-    from hastack import galera, galera_health, heal, loadbalancer
+    from hastack import galera, galera_health, heal, loadbalancer, neutron
 
     HAS_HASTACK = True
 except ImportError:
@@ -40,7 +42,7 @@ __virtualname__ = "ha_health"
 # Per-process memory of what was seen: {problem key: (payload, first seen, last fired)},
 # when Galera went unhealthy, when RabbitMQ was last asked, which VIPs were held.
 _SEEN = {"problems": {}, "galera_bad_since": None, "rabbit_at": 0.0, "rabbit": None,
-         "vips": None}
+         "neutron_at": 0.0, "neutron": None, "vips": None}
 
 
 def __virtual__():
@@ -107,6 +109,7 @@ def _problems(topo, node, settings, now, held):
             found["rabbitmq"] = {"kind": "rabbitmq", "node": node,
                                  "partitions": status.get("partitions"),
                                  "alarms": status.get("alarms")}
+    found.update(_neutron_problems(topo, node, settings, now, held))
     if held is not None:
         backends = None
         for name, svc in sorted(topo.get("services", {}).items()):
@@ -120,6 +123,23 @@ def _problems(topo, node, settings, now, held):
                         "kind": "backend", "node": node, "service": name, "server": server,
                         "state": state}
     return found
+
+
+def _neutron_problems(topo, node, settings, now, held):
+    """Dead Neutron agents, per host, as the API reports them: asked only by the node that
+    holds the Neutron API's first VIP (one node asks, whichever it is)."""
+    svc = topo.get("services", {}).get("neutron") or {}
+    vips = loadbalancer.service_vips(svc)
+    if not held or not vips or vips[0] not in held or node not in svc.get("nodes", []):
+        return {}
+    if now - _SEEN["neutron_at"] >= settings["neutron_every"]:
+        _SEEN["neutron_at"] = now
+        _SEEN["neutron"] = __salt__["ha_neutron.agents"](hosted=False)
+    answer = _SEEN["neutron"]
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return {}
+    return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds}
+            for host, kinds in neutron.dead_hosts(answer["agents"]).items()}
 
 
 def _vip_changes(node, held):

@@ -398,6 +398,57 @@ def _step_failed(ret):
     return False
 
 
+def neutron_restart(nodes=None, timeout=180, minion=None):
+    """
+    Restart the Neutron agents of the network nodes (default: all, ``nodes``: a comma
+    list), one node at a time, in :func:`hastack.neutron.rolling_plan`'s order (a node with
+    a dead agent first). Each node refuses when another host has no live agent of a kind it
+    runs, and is waited for until its agents are alive with a ``started_at`` newer than the
+    restart; the first failure stops the run. Healing leaves a node alone while it restarts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run hastack.neutron_restart
+        salt-run hastack.neutron_restart nodes=net2
+    """
+    from hastack import neutron
+    topo = _pillar(minion).get("hastack") or {}
+    if "neutron" not in (topo.get("services") or {}):
+        return _fail({"result": False, "comment": "the topology has no Neutron"})
+    wanted = nodes.split(",") if isinstance(nodes, str) else list(nodes or
+                                                                  neutron.agent_nodes(topo))
+    started = time.monotonic()
+    out = {"result": True, "steps": [], "seconds": {}}
+
+    def say(msg):
+        out["steps"].append("+%.1fs %s" % (time.monotonic() - started, msg))
+        print("[neutron] " + out["steps"][-1])
+
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        servers = neutron.server_nodes(topo)
+        got = client.cmd(servers, "ha_neutron.agents", kwarg={"hosted": False},
+                         tgt_type="list", timeout=30)
+        agents = next((a["agents"] for a in got.values()
+                       if isinstance(a, dict) and a.get("ok")), None)
+        if agents is None:
+            return _fail(dict(out, result=False, comment="no Neutron server answered: %s"
+                              % got))
+        for node in neutron.rolling_plan(wanted, agents):
+            with _heal_claim("neutron:%s" % node, wait=timeout):
+                say("%s: restarting its agents" % node)
+                ret = client.cmd([node], "ha_neutron.restart_agents",
+                                 kwarg={"timeout": timeout}, tgt_type="list",
+                                 timeout=timeout + 60).get(node)
+            if not isinstance(ret, dict) or not ret["result"]:
+                say("%s: %s" % (node, ret["comment"] if isinstance(ret, dict) else ret))
+                return _fail(dict(out, result=False))
+            out["seconds"][node] = ret["seconds"]
+            say("%s: %s" % (node, ret["comment"]))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # hastack.status: the whole plane in one table (issue 6). Self-contained: what to ask, the
 # verdict and the table are hastack.status's; this block only asks and hands the answers over.
@@ -428,11 +479,17 @@ def _status_answers(client, topo):
     for section, fun, nodes in _plane.plan(topo):
         answers[section] = _status_ask(client, [n for n in nodes if answers["ping"].get(n)],
                                        fun)
-    if "keystone" in (topo.get("services") or {}):
+    services = topo.get("services") or {}
+    if "keystone" in services:
         node = _plane.catalog_node(topo, answers)
         answers["catalog_node"] = node
         answers["catalog"] = (_status_ask(client, [node], "ha_keystone.catalog_check",
                                           timeout=20).get(node) if node else None)
+    if "neutron" in services:
+        node = _plane.answer_node(topo, answers, "neutron")
+        answers["neutron_agents_node"] = node
+        answers["neutron_agents"] = (_status_ask(client, [node], "ha_neutron.agents",
+                                                 timeout=20).get(node) if node else None)
     return answers
 
 
@@ -441,7 +498,8 @@ def status(wait=0, out=None, minion=None):
     The whole plane in one table: nodes up/down; who holds each VIP (one held twice or by
     nobody); haproxy backends per service as each load balancer sees them; Galera state,
     size and seqno per node; RabbitMQ nodes, running nodes, partitions and alarms; Keystone
-    health per node and whether the catalog names only VIPs. Problems are listed at the end.
+    health per node and whether the catalog names only VIPs; Neutron's API per node and
+    every agent (node, type, alive, since, what it hosts). Problems are listed at the end.
 
     Exits non-zero unless everything is green; with ``wait=SECONDS`` it asks again until it
     is, or the time is up (a rollout's health gate). ``--out=json`` prints the structured
@@ -838,11 +896,12 @@ except ImportError:
 HEAL_LOCK_WAIT = 300
 
 
-def _heal_claim(resource):
+def _heal_claim(resource, wait=0):
     """True while this call holds ``resource``'s heal, False when another heal of it is in
     flight: that one deals with the trouble (or the beacon reports it again), so a second
-    event does not queue behind it in the reactor's threads."""
-    return _flock("heal-%s.claim" % re.sub(r"[^A-Za-z0-9_.-]", "_", resource), wait=0)
+    event does not queue behind it in the reactor's threads. An operator's action on the
+    resource waits (``wait`` seconds) and holds it, so no heal starts meanwhile."""
+    return _flock("heal-%s.claim" % re.sub(r"[^A-Za-z0-9_.-]", "_", resource), wait=wait)
 
 
 def _heal_state_lock():
@@ -899,6 +958,11 @@ def _audit(record):
     return record
 
 
+def _no_return(answer):
+    """Is ``answer`` Salt's stand-in for a minion that did not answer?"""
+    return isinstance(answer, str) and answer.startswith("Minion did not return")
+
+
 def _heal_view(client, topo, event):
     """What plan() needs, asked of the nodes concerned now (only those: a node that is down
     costs the ping's timeout)."""
@@ -910,12 +974,15 @@ def _heal_view(client, topo, event):
                                                      else []),
              "galera": lambda: services["galera"]["nodes"],
              "rabbitmq": lambda: services["rabbitmq"]["nodes"],
-             "vip": lambda: loadbalancer.lb_nodes(topo)}[kind]()
+             "vip": lambda: loadbalancer.lb_nodes(topo),
+             "neutron": lambda: [event["host"]]}[kind]()
     nodes = list(dict.fromkeys(nodes))
     # The ping asks for the rolled-out grain: any answer means up, True means healable.
     pings = client.cmd(nodes, "grains.get", [_heal.ROLLED_OUT_GRAIN], tgt_type="list",
                        timeout=2, gather_job_timeout=2)
-    answering = [n for n in nodes if n in pings]
+    # A minion the master knows is gone still has an entry: Salt's "Minion did not return.
+    # [Not connected]" text (a node without the grain answers "").
+    answering = [n for n in nodes if n in pings and not _no_return(pings[n])]
     view = {"answering": answering,
             "rolled_out": [n for n in answering if pings.get(n) is True]}
     # A unit's own state is read on the node when acting (ha_heal.ensure_running): one
@@ -989,6 +1056,22 @@ def _heal_act(client, topo, action):
             (out if ok else bad).append("%s: %s" % (node, ret["comment"] if isinstance(
                 ret, dict) else ret))
         return (not bad, "; ".join(out + bad))
+    if kind == "restart_units":
+        got = {}
+        for unit in action["units"]:
+            got[unit] = client.cmd([action["node"]], "service.restart", [unit],
+                                   tgt_type="list", timeout=120).get(action["node"])
+        bad = [u for u, a in got.items() if a is not True]
+        return (not bad, "restarted %s on %s%s" % (", ".join(action["units"]), action["node"],
+                                                   "; failed: " + ", ".join(bad) if bad else ""))
+    if kind == "neutron_reschedule":
+        ret = client.cmd([action["via"]], "ha_neutron.reschedule", [action["host"]],
+                         tgt_type="list", timeout=120).get(action["via"])
+        if not isinstance(ret, dict):
+            return (False, "ha_neutron.reschedule on %s: %s" % (action["via"], ret))
+        if ret["result"] and not ret["changes"]:      # moved already: not an attempt
+            return (None, ret["comment"])
+        return (bool(ret["result"]), ret["comment"])
     if kind == "galera_recover":
         ret = galera_recover()
         return (bool(ret.get("result")), "; ".join(ret.get("steps", [])[-3:]))

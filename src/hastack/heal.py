@@ -39,7 +39,7 @@ Pure: events and history in, decisions out. ``_beacons/ha_health.py`` and the ru
 ``hastack.heal`` are the Salt sides.
 """
 
-from hastack import galera, loadbalancer, topology
+from hastack import galera, loadbalancer, neutron, topology
 
 POLICY = {
     "max_attempts": 3,        # heal attempts per resource ...
@@ -51,6 +51,7 @@ BEACON_DEFAULTS = {
     "grace": 10,              # Galera not Synced (joining, donating) for this long
     "refire": 15,             # a persisting problem is reported again this often
     "rabbitmq_every": 10,     # rabbitmqctl is slow: check RabbitMQ this often
+    "neutron_every": 5,       # Neutron's agents, asked of the API by its VIP's holder
 }
 
 # A node is healed once orch.deploy has rolled it out: its last step, the heal state, sets
@@ -65,6 +66,7 @@ SERVICE_UNITS = {
     "galera": "hastack-galera-health",
     "rabbitmq": "rabbitmq-server",
     "keystone": "keystone",
+    "neutron": "neutron-api",     # its haproxy backend; units_for has all of Neutron's
 }
 LB_UNITS = ("haproxy", "keepalived")
 
@@ -94,6 +96,9 @@ def units_for(topo, node):
         units += LB_UNITS
     for name in sorted(topo.get("services", {})):
         svc = topo["services"][name]
+        if name == "neutron":          # its controllers' units, and the network nodes' agents
+            units += neutron.units(topo, node)
+            continue
         if node not in svc.get("nodes", []):
             continue
         unit = svc.get("unit") or SERVICE_UNITS.get(name)
@@ -136,6 +141,8 @@ def resource_of(event):
         return "rabbitmq"
     if kind == "vip":
         return "vip:%s" % event["vip"]
+    if kind == "neutron":
+        return "neutron:%s" % event["host"]
     if kind == "backend":
         if event["service"] == "galera":       # healed as Galera, damped as Galera
             return "galera"
@@ -223,6 +230,8 @@ def plan(topo, event, view):
             return {"action": "restart_keepalived", "nodes": order[:1],
                     "reason": "VIP %s held by nobody" % event["vip"]}
         return {"action": "none", "reason": "VIP %s: %s" % (event["vip"], report["status"])}
+    if kind == "neutron":
+        return _neutron_plan(topo, event, view)
     if kind == "rabbitmq":
         statuses = {n: s for n, s in view.get("rabbitmq", {}).items() if isinstance(s, dict)}
         alarms = sorted({a for s in statuses.values() for a in s.get("alarms", [])})
@@ -236,6 +245,28 @@ def plan(topo, event, view):
                                                  "a restart does not help)" % ", ".join(alarms)}
         return {"action": "none", "reason": "no partition"}
     raise ValueError("unknown event kind %r" % kind)
+
+
+def _neutron_plan(topo, event, view):
+    """Dead Neutron agents on ``event["host"]``: restarted there while the node answers (a
+    hung agent, its unit still active); the node lost (no answer), the routers and networks
+    its agents hosted moved to live agents through the API, asked of ``event["node"]``."""
+    host = event["host"]
+    if host not in neutron.agent_nodes(topo):
+        return {"action": "none", "reason": "%s is not a Neutron agent node" % host}
+    kinds = [k for k in event.get("dead") or [] if k in neutron.UNIT_OF_KIND]
+    if host in view.get("answering", [host]):
+        if host not in view.get("rolled_out", [host]):
+            return {"action": "none", "reason": NOT_ROLLED_OUT % host}
+        skip = pacemaker_units(topo)
+        units = [neutron.UNIT_OF_KIND[k] for k in kinds if neutron.UNIT_OF_KIND[k] not in skip]
+        if not units:
+            return {"action": "none", "reason": "no dead agent of hastack's on %s" % host}
+        return {"action": "restart_units", "node": host, "units": units,
+                "reason": "dead on %s: %s" % (host, ", ".join(kinds))}
+    return {"action": "neutron_reschedule", "host": host, "via": event["node"],
+            "reason": "%s does not answer and its agents are dead (%s)"
+                      % (host, ", ".join(kinds) or "all")}
 
 
 def rabbitmq_minority(topo, statuses):
@@ -288,7 +319,8 @@ def validate(topo, errors):
     if not isinstance(heal, dict):
         errors.append("%s: must be a mapping" % path)
         return
-    for key in ("max_attempts", "window", "interval", "grace", "refire", "rabbitmq_every"):
+    for key in ("max_attempts", "window", "interval", "grace", "refire", "rabbitmq_every",
+                "neutron_every"):
         if key in heal:
             value = heal[key]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

@@ -446,3 +446,57 @@ def test_recovery_gives_up_on_a_joiner_that_never_stays(good, tmp_path, monkeypa
     with pytest.raises(RuntimeError, match="node ctl2 is not Synced"):
         cluster.wait_synced("ctl2", timeout=60, rejoin=[], rejoins=2)
     assert len([c for c in client.calls if c[0] == "ha_galera.join"]) == 2
+
+
+@pytest.fixture
+def with_neutron(good):
+    good["services"]["neutron"] = {"nodes": ["ctl1", "ctl2", "ctl3"], "port": 9696,
+                                   "vip": "api2", "check": {"path": "/", "expect": 200}}
+    return good
+
+
+def test_neutron_units_are_kept_running_on_controllers_and_network_nodes(with_neutron):
+    assert heal.units_for(with_neutron, "ctl1") == [
+        "haproxy", "keepalived", "hastack-galera-health", "keystone", "neutron-api",
+        "neutron-rpc-server", "neutron-periodic-workers", "rabbitmq-server"]
+    assert heal.units_for(with_neutron, "net1") == [
+        "neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent"]
+
+
+def test_dead_agents_on_a_node_that_answers_are_restarted_there(with_neutron):
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1",
+             "dead": ["DHCP agent", "L3 agent"]}
+    assert heal.resource_of(event) == "neutron:net1"
+    action = heal.plan(with_neutron, event, {"answering": ["net1"], "rolled_out": ["net1"]})
+    assert action["action"] == "restart_units" and action["node"] == "net1"
+    assert action["units"] == ["neutron-dhcp-agent", "neutron-l3-agent"]
+    pending = heal.plan(with_neutron, event, {"answering": ["net1"], "rolled_out": []})
+    assert pending["action"] == "none" and "not rolled out" in pending["reason"]
+
+
+def test_a_lost_network_node_has_its_routers_and_networks_moved(with_neutron):
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1",
+             "dead": ["DHCP agent", "L3 agent", "Metadata agent"]}
+    action = heal.plan(with_neutron, event, {"answering": [], "rolled_out": []})
+    assert action == {"action": "neutron_reschedule", "host": "net1", "via": "ctl2",
+                      "reason": "net1 does not answer and its agents are dead "
+                                "(DHCP agent, L3 agent, Metadata agent)"}
+
+
+def test_neutron_agents_on_a_node_it_does_not_manage_are_left_alone(with_neutron):
+    event = {"kind": "neutron", "node": "ctl2", "host": "compute7", "dead": ["L3 agent"]}
+    assert heal.plan(with_neutron, event, {"answering": []})["action"] == "none"
+
+
+def test_a_node_salt_knows_is_gone_is_silent_not_pending(good, tmp_path, monkeypatch):
+    """Salt answers for a minion that is not connected with its "did not return" text: the
+    node is down, so a Galera member there is waited on, not called "not rolled out"."""
+    gone = "Minion did not return. [Not connected]"
+    client = FakeClient({"grains.get": lambda n: gone if n == "ctl3" else True,
+                         "ha_galera.status": lambda n: {"primary": False, "synced": False}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    ret = runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
+    assert ret["result"] == "nothing-to-do", ret
+    assert ret["reason"] == "no Primary component; waiting on ctl3 to report"
+    status_asked = [c[1] for c in client.calls if c[0] == "ha_galera.status"]
+    assert status_asked == [("ctl1", "ctl2")]
