@@ -19,8 +19,9 @@ Events, tag ``salt/beacon/<node>/ha_health/<kind>``, payload (besides Salt's ``i
 - ``vip``: ``{"kind": "vip", "node", "vip", "held"}``: this node took or lost a VIP;
 - ``backend``: ``{"kind": "backend", "node", "service", "server", "state"}``: a haproxy
   backend DOWN, reported by the load balancer holding the service's VIP;
-- ``neutron``: ``{"kind": "neutron", "node", "host", "dead"}``: Neutron agents on ``host``
-  the API reports dead (``dead``: their types), reported by the holder of Neutron's VIP.
+- ``neutron``: ``{"kind": "neutron", "node", "host", "dead", "live_elsewhere"}``: Neutron
+  agents on ``host`` the API reports dead (``dead``: their types; ``live_elsewhere``: some
+  other host's agent is alive), reported by the holder of Neutron's VIP.
 
 An event fires when its problem appears and again every ``refire`` seconds while it lasts.
 """
@@ -138,8 +139,12 @@ def _neutron_problems(topo, node, settings, now, held):
     answer = _SEEN["neutron"]
     if not isinstance(answer, dict) or not answer.get("ok"):
         return {}
-    return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds}
-            for host, kinds in neutron.dead_hosts(answer["agents"]).items()}
+    dead = neutron.dead_hosts(answer["agents"])
+    return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds,
+                                "live_elsewhere": any(
+                                    a.get("alive") is True and not neutron._on(a, host)
+                                    for a in answer["agents"])}
+            for host, kinds in dead.items()}
 
 
 def _vip_changes(node, held):

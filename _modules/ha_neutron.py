@@ -252,6 +252,40 @@ def wait_agents_back(since, timeout=120):
         time.sleep(1)
 
 
+def _active_for(unit):
+    """Seconds ``unit`` has been active, or None when it is not active."""
+    res = _systemctl("show", "-p", "ActiveState", "-p", "ActiveEnterTimestampMonotonic", unit)
+    props = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
+    if props.get("ActiveState") != "active":
+        return None
+    return time.monotonic() - int(props.get("ActiveEnterTimestampMonotonic") or 0) / 1e6
+
+
+def restart_dead(units):
+    """
+    Restart the agent ``units`` the API reports dead on this node (a hung agent: its unit
+    is still active), except one that started less than ``agent_down_time`` ago: it has not
+    had its chance to report yet (a node that has just booted). ``{"restarted", "skipped",
+    "failed"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt net1 ha_neutron.restart_dead '["neutron-l3-agent"]'
+    """
+    grace = neutron.settings(_topo())["agent_down_time"]
+    out = {"restarted": [], "skipped": [], "failed": []}
+    for unit in units:
+        age = _active_for(unit)
+        if age is not None and age < grace:
+            out["skipped"].append("%s started %.0f s ago" % (unit, age))
+            continue
+        res = _systemctl("restart", unit)
+        (out["restarted"] if res.returncode == 0 else out["failed"]).append(unit)
+    return out
+
+
 def restart_agents(timeout=120, force=False):
     """
     Restart this network node's agents, then wait until each is alive with a ``started_at``

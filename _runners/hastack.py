@@ -1056,14 +1056,18 @@ def _heal_act(client, topo, action):
             (out if ok else bad).append("%s: %s" % (node, ret["comment"] if isinstance(
                 ret, dict) else ret))
         return (not bad, "; ".join(out + bad))
-    if kind == "restart_units":
-        got = {}
-        for unit in action["units"]:
-            got[unit] = client.cmd([action["node"]], "service.restart", [unit],
-                                   tgt_type="list", timeout=120).get(action["node"])
-        bad = [u for u, a in got.items() if a is not True]
-        return (not bad, "restarted %s on %s%s" % (", ".join(action["units"]), action["node"],
-                                                   "; failed: " + ", ".join(bad) if bad else ""))
+    if kind == "restart_neutron_agents":
+        ret = client.cmd([action["node"]], "ha_neutron.restart_dead", [action["units"]],
+                         tgt_type="list", timeout=300).get(action["node"])
+        if not isinstance(ret, dict):
+            return (False, "ha_neutron.restart_dead on %s: %s" % (action["node"], ret))
+        what = "%s: restarted %s%s%s" % (
+            action["node"], ", ".join(ret["restarted"]) or "nothing",
+            "; left alone: " + ", ".join(ret["skipped"]) if ret["skipped"] else "",
+            "; failed: " + ", ".join(ret["failed"]) if ret["failed"] else "")
+        if not ret["restarted"] and not ret["failed"]:
+            return (None, what)            # just started: not an attempt
+        return (not ret["failed"], what)
     if kind == "neutron_reschedule":
         ret = client.cmd([action["via"]], "ha_neutron.reschedule", [action["host"]],
                          tgt_type="list", timeout=120).get(action["via"])

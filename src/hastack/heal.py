@@ -255,6 +255,11 @@ def _neutron_plan(topo, event, view):
     if host not in neutron.agent_nodes(topo):
         return {"action": "none", "reason": "%s is not a Neutron agent node" % host}
     kinds = [k for k in event.get("dead") or [] if k in neutron.UNIT_OF_KIND]
+    if event.get("live_elsewhere") is False:
+        # Every agent of every host silent at once: the RPC server or the bus is out (a
+        # controllers' outage), not the agents; they report again when it is back.
+        return {"action": "none", "reason": "no agent of any host reports: Neutron's RPC "
+                                            "server or RabbitMQ, not %s's agents" % host}
     if host in view.get("answering", [host]):
         if host not in view.get("rolled_out", [host]):
             return {"action": "none", "reason": NOT_ROLLED_OUT % host}
@@ -262,7 +267,7 @@ def _neutron_plan(topo, event, view):
         units = [neutron.UNIT_OF_KIND[k] for k in kinds if neutron.UNIT_OF_KIND[k] not in skip]
         if not units:
             return {"action": "none", "reason": "no dead agent of hastack's on %s" % host}
-        return {"action": "restart_units", "node": host, "units": units,
+        return {"action": "restart_neutron_agents", "node": host, "units": units,
                 "reason": "dead on %s: %s" % (host, ", ".join(kinds))}
     return {"action": "neutron_reschedule", "host": host, "via": event["node"],
             "reason": "%s does not answer and its agents are dead (%s)"

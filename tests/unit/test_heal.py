@@ -468,7 +468,7 @@ def test_dead_agents_on_a_node_that_answers_are_restarted_there(with_neutron):
              "dead": ["DHCP agent", "L3 agent"]}
     assert heal.resource_of(event) == "neutron:net1"
     action = heal.plan(with_neutron, event, {"answering": ["net1"], "rolled_out": ["net1"]})
-    assert action["action"] == "restart_units" and action["node"] == "net1"
+    assert action["action"] == "restart_neutron_agents" and action["node"] == "net1"
     assert action["units"] == ["neutron-dhcp-agent", "neutron-l3-agent"]
     pending = heal.plan(with_neutron, event, {"answering": ["net1"], "rolled_out": []})
     assert pending["action"] == "none" and "not rolled out" in pending["reason"]
@@ -481,6 +481,17 @@ def test_a_lost_network_node_has_its_routers_and_networks_moved(with_neutron):
     assert action == {"action": "neutron_reschedule", "host": "net1", "via": "ctl2",
                       "reason": "net1 does not answer and its agents are dead "
                                 "(DHCP agent, L3 agent, Metadata agent)"}
+
+
+def test_every_agent_dead_at_once_is_the_server_side_not_the_agents(with_neutron):
+    """After a controllers' outage the API calls every agent dead until the RPC server and
+    the bus are back: restarting the agents would not help, nor moving anything."""
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1", "live_elsewhere": False,
+             "dead": ["DHCP agent", "L3 agent", "Metadata agent"]}
+    for answering in (["net1"], []):
+        action = heal.plan(with_neutron, event, {"answering": answering,
+                                                 "rolled_out": answering})
+        assert action["action"] == "none" and "RPC server or RabbitMQ" in action["reason"]
 
 
 def test_neutron_agents_on_a_node_it_does_not_manage_are_left_alone(with_neutron):
@@ -500,3 +511,41 @@ def test_a_node_salt_knows_is_gone_is_silent_not_pending(good, tmp_path, monkeyp
     assert ret["reason"] == "no Primary component; waiting on ctl3 to report"
     status_asked = [c[1] for c in client.calls if c[0] == "ha_galera.status"]
     assert status_asked == [("ctl1", "ctl2")]
+
+
+@pytest.mark.parametrize("answer, result", [
+    ({"restarted": ["neutron-l3-agent"], "skipped": [], "failed": []}, "healed"),
+    # Started moments ago (the node just booted): its first report is due, not a restart.
+    ({"restarted": [], "skipped": ["neutron-l3-agent started 4 s ago"], "failed": []},
+     "nothing-to-do"),
+    ({"restarted": [], "skipped": [], "failed": ["neutron-l3-agent"]}, "failed"),
+])
+def test_runner_restarts_dead_neutron_agents_on_their_node(with_neutron, tmp_path, monkeypatch,
+                                                           answer, result):
+    client = FakeClient({"grains.get": lambda n: True,
+                         "ha_neutron.restart_dead": lambda n: answer})
+    runner = heal_runner(with_neutron, tmp_path, client, monkeypatch)
+    ret = runner.heal(data={"kind": "neutron", "id": "ctl1", "host": "net1",
+                            "dead": ["L3 agent"], "live_elsewhere": True})
+    assert ret["result"] == result, ret
+    assert [c for c in client.calls if c[0] == "ha_neutron.restart_dead"] == [
+        ("ha_neutron.restart_dead", ("net1",), (["neutron-l3-agent"],))]
+
+
+def test_runner_moves_a_lost_network_nodes_routers_through_a_controller(with_neutron, tmp_path,
+                                                                       monkeypatch):
+    moved = {"result": True, "changes": {"moved": ["add router r1 to ..."]},
+             "comment": "add router r1 to ..."}
+    client = FakeClient({"grains.get": lambda n: "Minion did not return. [Not connected]",
+                         "ha_neutron.reschedule": lambda n: moved})
+    runner = heal_runner(with_neutron, tmp_path, client, monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: clock[0])
+    event = {"kind": "neutron", "id": "ctl1", "host": "net1", "dead": ["L3 agent"],
+             "live_elsewhere": True}
+    ret = runner.heal(data=event)
+    assert ret["result"] == "healed" and ret["done"] == "add router r1 to ..."
+    assert ("ha_neutron.reschedule", ("ctl1",), ("net1",)) in client.calls
+    moved.update(changes={}, comment="net1 hosted nothing")       # already moved: no attempt
+    clock[0] += 15                                                # the beacon's refire
+    assert runner.heal(data=event)["result"] == "nothing-to-do"
