@@ -1,0 +1,128 @@
+"""Neutron in the lab, as a client sees it from the host with keystoneauth1: every agent on
+both network nodes alive and the Networking API answering through the VIP with a Keystone
+token (and refusing without one); a rolling restart of the network nodes that never shows a
+moment with no live DHCP or L3 agent; and, with net1 powered off, its router and network
+hosted by net2's agents, the move in the heal log.
+
+The lab's kernel has no Open vSwitch: these tests check the control plane (agents,
+scheduling), not packets. The router is a legacy one with no ports and the network has no
+DHCP subnet, so the agents host them without plugging anything."""
+
+import threading
+import time
+
+import pytest
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+
+from conftest import hastack
+from hastack import neutron
+from hastack.lab import netapi
+
+pytestmark = pytest.mark.timeout(900)
+
+NETWORK_NODES = ["net1", "net2"]
+KINDS = netapi.KINDS
+
+
+@pytest.fixture(scope="module")
+def topo(lab):
+    return lab.lab.topology(with_secrets=True)
+
+
+@pytest.fixture(scope="module")
+def api(topo):
+    return netapi.Networking(topo)
+
+
+def live(found, kind):
+    return [a for a in found if a["agent_type"] == kind and a["alive"]]
+
+
+def test_every_agent_is_alive_and_the_api_answers_through_both_vips(lab, topo, api):
+    found = api.agents()
+    assert sorted((a["host"], a["agent_type"]) for a in found) == sorted(
+        (h, k) for h in NETWORK_NODES for k in KINDS)
+    assert all(a["alive"] and a["admin_state_up"] for a in found), found
+    sess = api.sess
+    catalog = sess.get_endpoint(service_type="network", interface="public")
+    assert catalog == "http://%s:9696" % topo["vips"]["api"]["address"]
+    for name in ("api", "api2"):
+        url = "http://%s:9696/v2.0/networks" % topo["vips"][name]["address"]
+        assert sess.get(url).status_code == 200
+        # Keystone auth, not noauth: no token, no answer.
+        anon = ks_session.Session().get(url, authenticated=False, raise_exc=False)
+        assert anon.status_code == 401, (name, anon.status_code)
+
+
+class Poller(threading.Thread):
+    """Asks the API for the agents every 0.2 s; keeps the fewest live agents of each kind
+    it saw, and how many polls it made and failed."""
+
+    def __init__(self, api):
+        super().__init__(daemon=True)
+        self.api = api
+        self.stop = threading.Event()
+        self.fewest = {k: None for k in KINDS}
+        self.polls = self.failed = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                found = self.api.agents()
+            except ks_exc.ClientException:
+                self.failed += 1
+            else:
+                self.polls += 1
+                for kind in KINDS:
+                    n = len(live(found, kind))
+                    if self.fewest[kind] is None or n < self.fewest[kind]:
+                        self.fewest[kind] = n
+            time.sleep(0.2)
+
+
+def test_rolling_restart_never_leaves_no_live_dhcp_or_l3_agent(lab, api):
+    poller = Poller(api)
+    poller.start()
+    try:
+        res = lab.salt_run("hastack.neutron_restart", "--out=json", timeout=900)
+    finally:
+        poller.stop.set()
+        poller.join(10)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    print("\n[neutron] rolling restart: %s; %d polls, %d failed, fewest live %s"
+          % (res.stdout.strip()[-600:], poller.polls, poller.failed, poller.fewest))
+    assert poller.polls > 20 and poller.failed == 0
+    assert poller.fewest[neutron.L3] >= 1 and poller.fewest[neutron.DHCP] >= 1, poller.fewest
+    # Each node's agents came back with a start after the restart, and all are live now.
+    found = api.agents()
+    assert all(a["alive"] for a in found), found
+
+
+@pytest.fixture
+def hosted_on_net1(api):
+    """A router and a network hosted only by net1's agents (placed through the API: the lab
+    schedules nothing by itself); removed afterwards."""
+    router, network = api.place_on("net1", "lab-neutron-test")
+    yield router, network
+    api.remove(router, network)
+
+
+def test_a_lost_network_node_has_its_router_and_network_moved(lab, api, hosted_on_net1):
+    router_id, network_id = hosted_on_net1
+    assert api.hosts_of(router_id, network_id) == ({"net1"}, {"net1"})
+    hastack("lab", "kill", "net1")
+    killed = time.monotonic()
+    try:
+        moved = api.wait_moved(router_id, network_id, "net2", killed, timeout=180)
+        assert moved is not None, "net1's router and network not on net2's agents in 180 s"
+        print("\n[neutron] net1 powered off: its router and network hosted by net2 after "
+              "%.1f s" % moved)
+        log = lab.salt_run("hastack.heal_log", "resource=neutron:net1", "--out=json")
+        assert log.returncode == 0 and router_id in log.stdout and network_id in log.stdout, \
+            log.stdout[-2000:]
+    finally:
+        hastack("lab", "start", "net1")
+    lab.wait_for(lambda: lab.ping(["net1"]) == {"net1"}, timeout=120, what="net1's minion")
+    lab.wait_for(lambda: all(a["alive"] for a in api.agents()), timeout=120,
+                 what="net1's agents alive again")
