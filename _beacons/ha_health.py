@@ -142,7 +142,7 @@ def _neutron_problems(topo, node, settings, now, held):
     dead = neutron.dead_hosts(answer["agents"])
     return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds,
                                 "live_elsewhere": any(
-                                    a.get("alive") is True and not neutron._on(a, host)
+                                    a.get("alive") is True and not neutron.on_host(a, host)
                                     for a in answer["agents"])}
             for host, kinds in dead.items()}
 

@@ -350,7 +350,7 @@ def reschedule(host, test=False):
     if not res["ok"]:
         return {"result": False, "changes": {}, "comment": res["error"]}
     found = res["agents"]
-    alive = [a for a in found if neutron._on(a, host) and a["alive"]]
+    alive = [a for a in found if neutron.on_host(a, host) and a["alive"]]
     if alive:
         return {"result": True, "changes": {},
                 "comment": "%s has live agents (%s): nothing to move" % (

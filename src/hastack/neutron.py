@@ -38,8 +38,12 @@ How it is made highly available:
   and each network is served by ``dhcp_agents_per_network`` DHCP agents, so losing a node
   loses no router or DHCP server. ``active_passive``: one node runs the agent group at a
   time and hastack moves it on failure; the moved agents register as new agents on the new
-  host and the routers and networks are moved to them (:func:`reschedule_plan`; Neutron's
-  ``allow_automatic_*_failover`` does the same from the periodic workers).
+  host and the routers and networks are moved to them (:func:`reschedule_plan`).
+- When a network node is lost, hastack's healing moves its routers and networks
+  (:func:`reschedule_plan`), not Neutron's ``allow_automatic_*_failover``: the move is in
+  the heal log, it is not attempted while every agent is silent (the RPC server or the bus
+  is out, not the agents), and the periodic workers' own failover, racing it, removes a
+  network from the dead agent even when no other agent will take it (the lab saw it).
 - A restart (an upgrade, a config change) goes one network node at a time
   (:func:`rolling_plan`). Before each node: :func:`restart_blockers` must be empty (another
   host has a live agent of every kind this node runs). After it: wait until
@@ -281,14 +285,16 @@ def _bool(value):
 def _scheduling_lines(cfg):
     agents = cfg["agents"]
     return [
-        "# Agents are dead agent_down_time after their last report; the periodic workers",
-        "# then move their routers and networks to live agents.",
+        "# Agents are dead agent_down_time after their last report. hastack's healing then",
+        "# moves a lost node's routers and networks (heal log; nothing while every agent",
+        "# is silent, which is the server or the bus); the periodic workers' own failover",
+        "# would race it, and drops a network it cannot place elsewhere.",
         "agent_down_time = %d" % cfg["agent_down_time"],
         "l3_ha = %s" % _bool(agents["l3_ha"]),
         "max_l3_agents_per_router = %d" % agents["max_l3_agents_per_router"],
         "dhcp_agents_per_network = %d" % agents["dhcp_agents_per_network"],
-        "allow_automatic_l3agent_failover = true",
-        "allow_automatic_dhcp_failover = true",
+        "allow_automatic_l3agent_failover = false",
+        "allow_automatic_dhcp_failover = false",
         "network_auto_schedule = %s" % _bool(agents["network_auto_schedule"]),
     ]
 
@@ -461,7 +467,7 @@ def _utc(value):
     return value.astimezone(datetime.timezone.utc)
 
 
-def _on(agent, node):
+def on_host(agent, node):
     """Is ``agent`` on ``node``? Neutron's host may be the FQDN."""
     return str(agent.get("host", "")).split(".")[0] == node
 
@@ -485,9 +491,9 @@ def restart_blockers(node, agents, kinds=KINDS):
     another host (live: ``alive`` and not disabled). Empty: safe to restart."""
     reasons = []
     for kind in kinds:
-        if not any(a.get("agent_type") == kind and _on(a, node) for a in agents):
+        if not any(a.get("agent_type") == kind and on_host(a, node) for a in agents):
             continue
-        others = [a for a in agents if a.get("agent_type") == kind and not _on(a, node)]
+        others = [a for a in agents if a.get("agent_type") == kind and not on_host(a, node)]
         if not any(_live(a) for a in others):
             down = sorted(str(a.get("host")) for a in others)
             reasons.append("%s: no live %s on another host (%s)" % (
@@ -500,14 +506,14 @@ def rolling_plan(nodes, agents):
     restart is a repair and takes nothing live away), then pillar order. Before each step
     the caller checks :func:`restart_blockers`; after it, waits for :func:`waiting_for`."""
     def has_dead(node):
-        return any(_on(a, node) and not _live(a) for a in agents)
+        return any(on_host(a, node) and not _live(a) for a in agents)
     return sorted(nodes, key=lambda n: (not has_dead(n), list(nodes).index(n)))
 
 
 def waiting_for(node, agents, since, kinds=KINDS):
     """The kinds of agent not yet back on ``node`` after a restart at ``since``."""
     return [kind for kind in kinds
-            if not any(a.get("agent_type") == kind and _on(a, node) and agent_back(a, since)
+            if not any(a.get("agent_type") == kind and on_host(a, node) and agent_back(a, since)
                        for a in agents)]
 
 
@@ -527,8 +533,8 @@ def dead_hosts(agents):
 def _reschedule(kind, resource, dead_host, agents, by_agent, limit, single=()):
     """Actions for one kind of agent (see :func:`reschedule_plan`)."""
     mine = [a for a in agents if a.get("agent_type") == kind]
-    dead = sorted((a for a in mine if _on(a, dead_host)), key=lambda a: a["id"])
-    live = [a for a in mine if _live(a) and not _on(a, dead_host)]
+    dead = sorted((a for a in mine if on_host(a, dead_host)), key=lambda a: a["id"])
+    live = [a for a in mine if _live(a) and not on_host(a, dead_host)]
     load = {a["id"]: len(by_agent.get(a["id"], [])) for a in live}
     host_of = {a["id"]: str(a.get("host")).split(".")[0] for a in mine}
     lost = sorted({r for a in dead for r in by_agent.get(a["id"], [])})
