@@ -1,6 +1,8 @@
-"""Rollout figures: a cold `orch.deploy` on fresh nodes with the time of each phase, the
-idempotent re-run (its time and how many states changed), and Keystone tokens per second
-through the API VIP.
+"""Rollout figures: a cold `orch.deploy` on fresh nodes with the time of each phase (and the
+Neutron network-node phase in all), the idempotent re-run (its time and how many states
+changed), Keystone tokens per second through the API VIP, and a rolling restart of the
+network nodes' agents (`hastack.neutron_restart`: seconds until each node's agents are alive
+again).
 
 Cold means: the lab torn down, nodes booted fresh from the cached image (their disks empty),
 then `salt-run state.orchestrate orch.deploy`. The phases are the orchestration's own steps
@@ -87,11 +89,20 @@ def main():
     rerun, _, changed, failed = orchestrate(lab)
     print("[bench] tokens through the VIP", file=sys.stderr)
     tokens = tokens_per_second(topo, args.token_seconds)
+    network = {"phase_s": round(sum(v for k, v in phases.items()
+                                    if k.startswith("hastack-neutron-agents-")), 1)}
+    if "neutron" in topo["services"]:
+        print("[bench] rolling restart of the network nodes' agents", file=sys.stderr)
+        res = lab.master.cmd("salt-run", ["hastack.neutron_restart", "--out=json"],
+                             timeout=1800)
+        restart = json.loads(res.stdout) if res.stdout.strip().startswith("{") else {}
+        network["agents_back_s"] = restart.get("seconds")
+        network["restart_ok"] = res.returncode == 0
     print(json.dumps({"nodes": {"controllers": args.controllers, "network": args.network},
                       "boot_to_minions_s": round(boot, 1), "cold_deploy_s": round(cold, 1),
                       "phases_s": phases, "rerun_s": round(rerun, 1),
                       "rerun_changes": len(changed), "rerun_changed": changed,
-                      "rerun_failed": failed, "tokens": tokens}))
+                      "rerun_failed": failed, "tokens": tokens, "network_nodes": network}))
 
 
 if __name__ == "__main__":

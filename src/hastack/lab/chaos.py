@@ -21,7 +21,9 @@ gather), for a killed service the seconds until its unit was active again, and f
 fault the seconds from the undo (power back on, partition healed) until every Galera member
 is Synced in a Primary component of the full size. MariaDB and RabbitMQ are killed where the
 clients are: on the database VIP's active server and on the broker the publisher is
-connected to (the first of the pillar's nodes, both).
+connected to (the first of the pillar's nodes, both). When the first network node is
+powered off, a router and a network are placed on its Neutron agents first, and the figure
+is the seconds until the other node's agents alone host them.
 
 Used by ``tests/chaos/`` (which assert no loss and a return to green) and
 ``bench/chaos.py`` (which prints every figure).
@@ -33,8 +35,8 @@ import secrets
 import threading
 import time
 
-from hastack import keystone
-from hastack.lab import load
+from hastack import keystone, neutron
+from hastack.lab import load, netapi
 from hastack.lab.client import hastack, together
 
 CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
@@ -169,8 +171,10 @@ class Chaos:
 
     # -- one scenario ------------------------------------------------------------------------
     def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None,
-            connect_retries=0, token_timeout=2):
-        """Load, fault, (undo), back to green; returns the scenario's figures."""
+            connect_retries=0, token_timeout=2, watch_neutron=None):
+        """Load, fault, (undo), back to green; returns the scenario's figures. With
+        ``watch_neutron=(lost, to)``: a router and a network placed on ``lost``'s agents
+        first, and the seconds until ``to``'s agents alone host them."""
         self.ready()
         if self.db is None:
             self.db = load.database(self.lab.lab.node("ctl1"), secrets.token_urlsafe(16))
@@ -179,6 +183,10 @@ class Chaos:
                  "CREATE OR REPLACE TABLE hastack_test.%s (id INT PRIMARY KEY)" % table)
         queue = "chaos-" + name
         self.fresh_queue(queue)
+        moved, placed = {}, None
+        if watch_neutron:           # before the load: the 2 cores answer it sooner
+            networking = netapi.Networking(self.topo)
+            placed = networking.place_on(watch_neutron[0], "chaos-" + name)
         tokens = TokenLoad(self.topo, connect_retries, token_timeout)
         writer = load.Writer(self.db, "hastack_test." + table)
         publisher = Publisher(self.amqp(), queue)
@@ -196,6 +204,10 @@ class Chaos:
         inject()
         if watcher:
             watcher.start()
+        if placed:
+            mover = threading.Thread(target=lambda: moved.update(seconds=networking.wait_moved(
+                *placed, to=watch_neutron[1], started=t_fault)), daemon=True)
+            mover.start()
         galera = {}
         if undo:
             time.sleep(undo_after)
@@ -212,6 +224,9 @@ class Chaos:
             t.stop()
         if watcher:
             watcher.join(timeout=60)
+        if placed:
+            mover.join(timeout=300)
+            networking.remove(*placed)
         rows_lost = writer.lost(self.db, self.topo["services"]["galera"]["nodes"])
         consumed = load.consume_all(self.amqp(), queue)
         out = {
@@ -241,6 +256,9 @@ class Chaos:
             out["token_timeout_s"] = token_timeout
         if watch_unit:
             out["unit_back_s"] = back.get("seconds")
+        if placed:
+            # From the power-off until the live agents of the other node alone host them.
+            out["neutron_moved_s"] = moved.get("seconds")
         if undo:
             # Counted from the undo's start (the power back on, the partition healed): a
             # power-on returns once the nodes have booted, which the lab's busy host takes
@@ -311,6 +329,13 @@ class Chaos:
                                           undo=self.power_on("ctl2"))))
         out.append(("partition-ctl3", dict(inject=lambda: net.partition("ctl3"),
                                            undo=lambda: net.heal("ctl3"))))
+        networks = neutron.agent_nodes(self.topo) if "neutron" in services else []
+        if len(networks) >= 2:
+            # Off long enough for its agents to be called dead (agent_down_time) and their
+            # router and network moved while it is away.
+            out.append(("poweroff-" + networks[0], dict(
+                inject=self.power_off(networks[0]), undo=self.power_on(networks[0]),
+                undo_after=45.0, watch_neutron=(networks[0], networks[1]))))
         holder = self.vip_holder()
         out.append(("vip-holder-dies", dict(inject=self.power_off(holder),
                                             undo=self.power_on(holder))))

@@ -16,7 +16,7 @@ KINDS = (neutron.L3, neutron.DHCP, neutron.METADATA)
 
 
 class Networking:
-    def __init__(self, topo, vip="api", timeout=5):
+    def __init__(self, topo, vip="api", timeout=30):
         address = topo["vips"][vip]["address"]
         auth = v3.Password(auth_url="http://%s:5000/v3" % address, username="admin",
                            password=topo["secrets"]["keystone_admin_password"],
