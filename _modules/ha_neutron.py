@@ -229,10 +229,10 @@ def _systemctl(*args):
                           timeout=120)
 
 
-def wait_agents_back(since, timeout=120):
+def wait_agents_back(since, timeout=120, kinds=None):
     """
-    Wait until every kind of agent on this node is alive and started after ``since`` (ISO
-    time, UTC): ``{"ok", "waiting_for", "seconds"}``.
+    Wait until every kind of agent on this node (or those of ``kinds``) is alive and
+    started after ``since`` (ISO time, UTC): ``{"ok", "waiting_for", "seconds"}``.
 
     CLI Example:
 
@@ -241,11 +241,12 @@ def wait_agents_back(since, timeout=120):
         salt net1 ha_neutron.wait_agents_back 2026-11-24T05:00:00
     """
     since = neutron.parse_time(since)
+    kinds = list(kinds or neutron.KINDS)
     started = time.monotonic()
     while True:
         res = agents(hosted=False)
-        waiting = (neutron.waiting_for(__grains__["id"], res["agents"], since)
-                   if res["ok"] else list(neutron.KINDS))
+        waiting = (neutron.waiting_for(__grains__["id"], res["agents"], since, kinds)
+                   if res["ok"] else kinds)
         if not waiting or time.monotonic() - started >= float(timeout):
             return {"ok": not waiting, "waiting_for": waiting,
                     "seconds": round(time.monotonic() - started, 1)}
@@ -286,11 +287,12 @@ def restart_dead(units):
     return out
 
 
-def restart_agents(timeout=120, force=False):
+def restart_agents(timeout=120, force=False, units=None):
     """
-    Restart this network node's agents, then wait until each is alive with a ``started_at``
-    newer than the restart. Refused (nothing restarted) when another host has no live agent
-    of a kind this node runs, unless ``force``. ``{"result", "comment", "seconds"}``.
+    Restart this network node's agents (or the agent ``units`` given), then wait until each
+    is alive with a ``started_at`` newer than the restart. Refused (nothing restarted) when
+    another host has no live agent of a kind this node runs, unless ``force``.
+    ``{"result", "comment", "seconds"}``.
 
     CLI Example:
 
@@ -298,6 +300,10 @@ def restart_agents(timeout=120, force=False):
 
         salt net1 ha_neutron.restart_agents
     """
+    if isinstance(units, str):
+        units = units.split(",")
+    units = list(units or neutron.AGENT_UNITS)
+    kinds = [k for k, u in neutron.UNIT_OF_KIND.items() if u in units]
     if not force:
         blockers = restart_blockers()
         if blockers:
@@ -307,11 +313,11 @@ def restart_agents(timeout=120, force=False):
     since = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
              - datetime.timedelta(seconds=1))
     started = time.monotonic()
-    res = _systemctl("restart", *neutron.AGENT_UNITS)
+    res = _systemctl("restart", *units)
     if res.returncode != 0:
         return {"result": False, "seconds": round(time.monotonic() - started, 1),
                 "comment": "systemctl restart failed: %s" % res.stderr.strip()}
-    back = wait_agents_back(since.isoformat(), timeout=timeout)
+    back = wait_agents_back(since.isoformat(), timeout=timeout, kinds=kinds)
     seconds = round(time.monotonic() - started, 1)
     if not back["ok"]:
         return {"result": False, "seconds": seconds,

@@ -95,37 +95,39 @@ def agents_running(name="neutron-agents", timeout=120):
     """
     ret = _ret(name)
     units = list(neutron.AGENT_UNITS)
-    files = {p: spec for p, spec in __salt__["ha_neutron.files"]().items()}
-    preview = hfiles.converge(name, files, test=True)
-    active = _active(units)
-    enabled = _enabled(units)
+    files = __salt__["ha_neutron.files"]()
+    changed = sorted(hfiles.converge(name, files, test=True)["changes"])
+    active, enabled = _active(units), _enabled(units)
     stopped = [u for u in units if active.get(u) != "active"]
     disabled = [u for u in units if enabled.get(u) != "enabled"]
-    changed = sorted(preview["changes"])
     if not changed and not stopped and not disabled:
         ret["comment"] = "the agents run with the current files"
         return ret
-    what = {"files": changed, "started" if not changed else "restarted": units}
-    if disabled:
-        what["enabled"] = disabled
+    # A changed file restarts every agent; otherwise only a stopped one is started.
+    todo = units if changed else stopped
+    what = {k: v for k, v in (("files", changed), ("restarted" if changed else "started", todo),
+                              ("enabled", disabled)) if v}
     if __opts__["test"]:
-        ret.update(result=None, changes=what,
-                   comment="would write %d file(s) and (re)start the agents"
-                           % len(changed))
+        ret.update(result=None, changes=what, comment="would write %d file(s), (re)start %s"
+                   % (len(changed), ", ".join(todo) or "nothing"))
         return ret
-    running = [u for u in units if u not in stopped]
-    if running:
+    if changed and len(stopped) < len(units):
         blockers = __salt__["ha_neutron.restart_blockers"]()
         if blockers:
             ret.update(result=False, comment="not restarted: " + "; ".join(blockers))
             return ret
-    wrote = hfiles.converge(name, files)
-    if wrote["result"] is False:
-        return wrote
-    subprocess.run(["systemctl", "daemon-reload"], check=True, timeout=60)
+    if changed:
+        wrote = hfiles.converge(name, files)
+        if wrote["result"] is False:
+            return wrote
+        subprocess.run(["systemctl", "daemon-reload"], check=True, timeout=60)
     if disabled:
         subprocess.run(["systemctl", "enable"] + disabled, check=True, timeout=60,
                        capture_output=True)
-    res = __salt__["ha_neutron.restart_agents"](timeout=timeout, force=True)
-    ret.update(result=res["result"], changes=what, comment=res["comment"])
+    ret["changes"] = what
+    if not todo:
+        ret["comment"] = "enabled %s" % ", ".join(disabled)
+        return ret
+    res = __salt__["ha_neutron.restart_agents"](timeout=timeout, force=True, units=todo)
+    ret.update(result=res["result"], comment=res["comment"])
     return ret

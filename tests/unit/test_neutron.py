@@ -2,6 +2,7 @@
 restart gate on the agents, and the rescheduling plan when a network node is lost."""
 
 import configparser
+import os
 import datetime
 
 import pytest
@@ -555,3 +556,75 @@ def test_dead_hosts_groups_dead_agents_by_host():
                         admin_state_up=False))     # disabled by an operator: not dead
     assert neutron.dead_hosts(agents) == {"net2": [neutron.DHCP, neutron.L3]}
     assert neutron.dead_hosts(fleet()) == {}
+
+
+# -- the agents state (its Salt side, with systemd and the API stubbed) ----------------------
+
+class AgentsState:
+    """_states/ha_neutron.py loaded with stubbed systemd, files under ``tmp_path`` and
+    stubbed ha_neutron functions; ``calls`` records what it asked."""
+
+    def __init__(self, tmp_path, monkeypatch, stopped=(), blockers=(), test=False):
+        from test_salt_adapters import load
+        self.path = str(tmp_path / "l3_agent.ini")
+        with open(self.path, "w") as f:
+            f.write("current\n")
+        os.chmod(self.path, 0o600)
+        self.wanted = "current\n"
+        self.calls = []
+        self.mod = load("_states", "ha_neutron", __opts__={"test": test}, __salt__={
+            "ha_neutron.files": lambda: {self.path: (self.wanted, 0o600, None, None)},
+            "ha_neutron.restart_blockers": lambda: self.calls.append("blockers") or
+            list(blockers),
+            "ha_neutron.restart_agents": lambda **kw: self.calls.append(("restart", kw)) or {
+                "result": True, "seconds": 9.9, "comment": "back after 9.9 s"}})
+        states = {u: ("inactive" if u in stopped else "active") for u in neutron.AGENT_UNITS}
+        monkeypatch.setattr(self.mod, "_active", lambda units: states)
+        monkeypatch.setattr(self.mod, "_enabled",
+                            lambda units: {u: "enabled" for u in units})
+        monkeypatch.setattr(self.mod.subprocess, "run",
+                            lambda argv, **kw: self.calls.append(tuple(argv)))
+
+    def read(self):
+        with open(self.path) as f:
+            return f.read()
+
+
+def test_agents_state_changes_nothing_when_current(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch)
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and ret["changes"] == {} and st.calls == []
+
+
+def test_agents_state_starts_only_a_stopped_agent(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, stopped=["neutron-dhcp-agent"])
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and ret["changes"] == {"started": ["neutron-dhcp-agent"]}
+    # Starting a stopped agent takes nothing live away: no blocker check.
+    assert st.calls == [("restart", {"timeout": 120, "force": True,
+                                     "units": ["neutron-dhcp-agent"]})]
+
+
+def test_agents_state_refuses_to_restart_the_last_live_agents(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, blockers=["net1: no live L3 agent on another host"])
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is False and "no live L3 agent on another host" in ret["comment"]
+    assert st.calls == ["blockers"] and st.read() == "current\n"      # nothing written
+
+
+def test_agents_state_writes_and_restarts_every_agent_on_a_change(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch)
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and st.read() == "changed\n"
+    assert ret["changes"] == {"files": [st.path], "restarted": list(neutron.AGENT_UNITS)}
+    assert st.calls[0] == "blockers" and st.calls[-1][0] == "restart"
+
+
+def test_agents_state_with_test_true_only_says(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, test=True)
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is None and ret["changes"]["files"] == [st.path]
+    assert st.calls == [] and st.read() == "current\n"
