@@ -436,8 +436,9 @@ def neutron_restart(nodes=None, timeout=180, minion=None):
             return _fail(dict(out, result=False, comment="no Neutron server answered: %s"
                               % got))
         for node in neutron.rolling_plan(wanted, agents):
-            with _heal_claim("neutron:%s" % node, wait=timeout):
-                say("%s: restarting its agents" % node)
+            with _heal_claim("neutron:%s" % node, wait=timeout) as held:
+                say("%s: restarting its agents%s" % (node, "" if held else
+                                                     " (a heal of it ran past %s s)" % timeout))
                 ret = client.cmd([node], "ha_neutron.restart_agents",
                                  kwarg={"timeout": timeout}, tgt_type="list",
                                  timeout=timeout + 60).get(node)

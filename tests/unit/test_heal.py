@@ -549,3 +549,24 @@ def test_runner_moves_a_lost_network_nodes_routers_through_a_controller(with_neu
     moved.update(changes={}, comment="net1 hosted nothing")       # already moved: no attempt
     clock[0] += 15                                                # the beacon's refire
     assert runner.heal(data=event)["result"] == "nothing-to-do"
+
+
+def test_neutron_restart_goes_one_node_at_a_time_dead_first_and_stops_on_failure(
+        with_neutron, tmp_path, monkeypatch):
+    fleet = [{"id": "%s-%s" % (kind, host), "agent_type": kind, "host": host,
+              "alive": not (host == "net2" and kind == "L3 agent")}
+             for host in ("net1", "net2") for kind in ("L3 agent", "DHCP agent")]
+    answers = {"net1": {"result": True, "seconds": 9.0, "comment": "back after 9.0 s"},
+               "net2": {"result": True, "seconds": 8.0, "comment": "back after 8.0 s"}}
+    client = FakeClient({"ha_neutron.agents": lambda n: {"ok": True, "agents": fleet},
+                         "ha_neutron.restart_agents": lambda n: answers[n]})
+    runner = heal_runner(with_neutron, tmp_path, client, monkeypatch)
+    ret = runner.neutron_restart()
+    assert ret["result"] is True and ret["seconds"] == {"net2": 8.0, "net1": 9.0}
+    order = [c[1] for c in client.calls if c[0] == "ha_neutron.restart_agents"]
+    assert order == [("net2",), ("net1",)]             # the node with a dead agent first
+    answers["net2"] = {"result": False, "seconds": 0, "comment": "refused: ..."}
+    client.calls.clear()
+    ret = runner.neutron_restart()
+    assert ret["result"] is False and ret["retcode"] == 1
+    assert [c[1] for c in client.calls if c[0] == "ha_neutron.restart_agents"] == [("net2",)]
