@@ -142,3 +142,7 @@ def test_a_failure_heals_cannot_fix_is_damped_and_alerted(lab):
         lab.salt_run("hastack.heal_reset", "resource=service:ctl3:keystone")
     lab.wait_for(lambda: active(lab, "ctl3", "keystone"), timeout=60,
                  what="keystone back on ctl3 once the human fixed it")
+    # Answering, not only started, before the next test uses it (its workers take seconds
+    # to load on a busy host).
+    lab.wait_for(lambda: lab.get(lab.lab.node("ctl3").address, 5000, "/v3")[0] == 200,
+                 timeout=120, what="keystone on ctl3 answering GET /v3")
