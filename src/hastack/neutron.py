@@ -428,7 +428,11 @@ def render_unit(topo, node, name):
                   "KillMode=process"]
     else:
         # The state sets the same mode: systemd applies it at every start.
-        lines += ["StateDirectory=neutron", "StateDirectoryMode=0750", "KillMode=mixed"]
+        lines += ["StateDirectory=neutron", "StateDirectoryMode=0750", "KillMode=mixed",
+                  "# When a controller's CPU is short (its boot: every Python service",
+                  "# importing at once), the database, the bus and Keystone, which",
+                  "# Neutron needs, come first.",
+                  "CPUWeight=25"]
     return "\n".join(lines + ["", "[Install]", "WantedBy=multi-user.target", ""])
 
 

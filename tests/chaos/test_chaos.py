@@ -16,8 +16,11 @@ def chaos(lab):
 
 
 SCENARIOS = ["kill-keystone", "kill-haproxy", "kill-keepalived", "kill-mariadb",
-             "kill-rabbitmq-server", "poweroff-ctl2", "poweroff-net1", "partition-ctl3",
-             "vip-holder-dies", "all-controllers-power-loss"]
+             "kill-rabbitmq-server", "poweroff-ctl2", "partition-ctl3", "vip-holder-dies",
+             "all-controllers-power-loss"]
+# bench/chaos.py also runs poweroff-net1 (a network node lost under load, its router and
+# network moved: neutron_moved_s); tests/lab/test_neutron.py asserts the move, and the suite
+# stays inside CI's time.
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -32,7 +35,5 @@ def test_scenario(chaos, name):
     # that it came back by itself.
     if name.startswith("kill-"):
         assert figures["unit_back_s"] is not None, figures
-    if name == "poweroff-net1":       # its router and network now on net2's agents
-        assert figures["neutron_moved_s"] is not None, figures
     if name == "all-controllers-power-loss":
         assert figures["galera_whole_after_undo_s"] is not None, figures
