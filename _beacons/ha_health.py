@@ -139,12 +139,10 @@ def _neutron_problems(topo, node, settings, now, held):
     answer = _SEEN["neutron"]
     if not isinstance(answer, dict) or not answer.get("ok"):
         return {}
-    dead = neutron.dead_hosts(answer["agents"])
+    agents = answer["agents"]
     return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds,
-                                "live_elsewhere": any(
-                                    a.get("alive") is True and not neutron.on_host(a, host)
-                                    for a in answer["agents"])}
-            for host, kinds in dead.items()}
+                                "live_elsewhere": neutron.live_elsewhere(agents, host)}
+            for host, kinds in neutron.dead_hosts(agents).items()}
 
 
 def _vip_changes(node, held):

@@ -471,13 +471,24 @@ def _utc(value):
     return value.astimezone(datetime.timezone.utc)
 
 
+def host_of(agent):
+    """The node ``agent`` runs on: Neutron's host may be the FQDN."""
+    return str(agent.get("host", "")).split(".")[0]
+
+
 def on_host(agent, node):
-    """Is ``agent`` on ``node``? Neutron's host may be the FQDN."""
-    return str(agent.get("host", "")).split(".")[0] == node
+    """Is ``agent`` on ``node``?"""
+    return host_of(agent) == node
 
 
-def _live(agent):
+def live(agent):
+    """Alive and not disabled by an operator."""
     return agent.get("alive") is True and agent.get("admin_state_up", True) is not False
+
+
+def live_elsewhere(agents, host):
+    """Does an agent on another host than ``host`` report alive?"""
+    return any(a.get("alive") is True and not on_host(a, host) for a in agents)
 
 
 def agent_back(agent, since):
@@ -498,7 +509,7 @@ def restart_blockers(node, agents, kinds=KINDS):
         if not any(a.get("agent_type") == kind and on_host(a, node) for a in agents):
             continue
         others = [a for a in agents if a.get("agent_type") == kind and not on_host(a, node)]
-        if not any(_live(a) for a in others):
+        if not any(live(a) for a in others):
             down = sorted(str(a.get("host")) for a in others)
             reasons.append("%s: no live %s on another host (%s)" % (
                 node, kind, "down: " + ", ".join(down) if down else "none runs elsewhere"))
@@ -510,7 +521,7 @@ def rolling_plan(nodes, agents):
     restart is a repair and takes nothing live away), then pillar order. Before each step
     the caller checks :func:`restart_blockers`; after it, waits for :func:`waiting_for`."""
     def has_dead(node):
-        return any(on_host(a, node) and not _live(a) for a in agents)
+        return any(on_host(a, node) and not live(a) for a in agents)
     return sorted(nodes, key=lambda n: (not has_dead(n), list(nodes).index(n)))
 
 
@@ -527,8 +538,7 @@ def dead_hosts(agents):
     out = {}
     for a in agents:
         if a.get("alive") is not True and a.get("admin_state_up", True) is not False:
-            host = str(a.get("host", "")).split(".")[0]
-            out.setdefault(host, []).append(a.get("agent_type"))
+            out.setdefault(host_of(a), []).append(a.get("agent_type"))
     return {h: sorted(k for k in kinds if k) for h, kinds in sorted(out.items())}
 
 
@@ -538,27 +548,27 @@ def _reschedule(kind, resource, dead_host, agents, by_agent, limit, single=()):
     """Actions for one kind of agent (see :func:`reschedule_plan`)."""
     mine = [a for a in agents if a.get("agent_type") == kind]
     dead = sorted((a for a in mine if on_host(a, dead_host)), key=lambda a: a["id"])
-    live = [a for a in mine if _live(a) and not on_host(a, dead_host)]
-    load = {a["id"]: len(by_agent.get(a["id"], [])) for a in live}
-    host_of = {a["id"]: str(a.get("host")).split(".")[0] for a in mine}
+    others = [a for a in mine if live(a) and not on_host(a, dead_host)]
+    load = {a["id"]: len(by_agent.get(a["id"], [])) for a in others}
+    host = {a["id"]: host_of(a) for a in mine}
     lost = sorted({r for a in dead for r in by_agent.get(a["id"], [])})
     actions = []
     for rid in lost:
         wanted = 1 if rid in single else limit
-        hosts = {host_of[aid] for aid, rs in by_agent.items()
-                 if rid in rs and aid in host_of}
-        live_hosts = {host_of[a["id"]] for a in live if rid in by_agent.get(a["id"], [])}
-        free = sorted((a for a in live if host_of[a["id"]] not in hosts),
-                      key=lambda a: (load[a["id"]], host_of[a["id"]], a["id"]))
+        hosts = {host[aid] for aid, rs in by_agent.items()
+                 if rid in rs and aid in host}
+        live_hosts = {host[a["id"]] for a in others if rid in by_agent.get(a["id"], [])}
+        free = sorted((a for a in others if host[a["id"]] not in hosts),
+                      key=lambda a: (load[a["id"]], host[a["id"]], a["id"]))
         removes = [{"action": "remove_" + resource, resource: rid, "agent": a["id"],
-                    "host": host_of[a["id"]]} for a in dead if rid in by_agent.get(a["id"], [])]
+                    "host": host[a["id"]]} for a in dead if rid in by_agent.get(a["id"], [])]
         add = []
         if len(live_hosts) < wanted and free:
             pick = free[0]
             load[pick["id"]] += 1
-            live_hosts.add(host_of[pick["id"]])
+            live_hosts.add(host[pick["id"]])
             add = [{"action": "add_" + resource, resource: rid, "agent": pick["id"],
-                    "host": host_of[pick["id"]]}]
+                    "host": host[pick["id"]]}]
         if not live_hosts:
             actions.append({"action": "stranded", "kind": resource, "resource": rid})
             continue

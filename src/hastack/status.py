@@ -347,11 +347,6 @@ def _keystone(topo, answers, problems):
     return {"ok": ok and catalog["ok"], "nodes": rows, "catalog": catalog}
 
 
-def _host(agent):
-    """The node an agent runs on: Neutron's host may be the FQDN."""
-    return str(agent.get("host", "")).split(".")[0]
-
-
 def _agent_problems(topo, agents):
     """What is wrong with the agents Neutron lists: a dead one; in ``active_active`` an agent
     node without an agent of every kind, in ``active_passive`` a kind without exactly one live
@@ -366,9 +361,8 @@ def _agent_problems(topo, agents):
     nodes = neutron.agent_nodes(topo)
     if cfg["mode"] == "active_passive":
         for kind in neutron.KINDS:
-            live = [_host(a) for a in agents if a.get("agent_type") == kind and
-                    _host(a) in nodes and a.get("alive") is True and
-                    a.get("admin_state_up", True) is not False]
+            live = [neutron.host_of(a) for a in agents if a.get("agent_type") == kind and
+                    neutron.host_of(a) in nodes and neutron.live(a)]
             if not live:
                 found.append("neutron: no live %s on any agent node (%s); active_passive "
                              "needs one" % (kind, ", ".join(nodes)))
@@ -378,7 +372,8 @@ def _agent_problems(topo, agents):
         return found
     for node in nodes:
         for kind in neutron.KINDS:
-            if not any(a.get("agent_type") == kind and _host(a) == node for a in agents):
+            if not any(a.get("agent_type") == kind and neutron.on_host(a, node)
+                       for a in agents):
                 found.append("neutron: no %s is registered on %s" % (kind, node))
     return found
 

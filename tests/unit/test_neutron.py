@@ -558,6 +558,9 @@ def test_dead_hosts_groups_dead_agents_by_host():
                         admin_state_up=False))     # disabled by an operator: not dead
     assert neutron.dead_hosts(agents) == {"net2": [neutron.DHCP, neutron.L3]}
     assert neutron.dead_hosts(fleet()) == {}
+    # What the beacon adds to each: is anything alive on another host?
+    assert neutron.live_elsewhere(agents, "net2") is True
+    assert neutron.live_elsewhere(fleet(net1=list(neutron.KINDS)), "net2") is False
 
 
 # -- the agents state (its Salt side, with systemd and the API stubbed) ----------------------
