@@ -298,7 +298,7 @@ def service_user(name, password_secret, project="service", role="admin", test=Fa
     url = url or keystone.auth_url(topo)
     password = topo["secrets"][password_secret]
     sess = _admin_session(url)
-    todo, done = [], []
+    todo = []
     proj = _one(sess, url, "/projects", "projects", name=project, domain_id="default")
     user = _one(sess, url, "/users", "users", name=name, domain_id="default")
     role_ = _one(sess, url, "/roles", "roles", name=role)
@@ -337,5 +337,4 @@ def service_user(name, password_secret, project="service", role="admin", test=Fa
     elif "set the password of user %s" % name in todo:
         sess.patch(url + "/users/" + user["id"], json={"user": {"password": password}})
     sess.put("%s/projects/%s/users/%s/roles/%s" % (url, proj["id"], user["id"], role_["id"]))
-    done.extend(todo)
-    return {"result": True, "changes": {"keystone": done}, "comment": "; ".join(done)}
+    return {"result": True, "changes": {"keystone": todo}, "comment": "; ".join(todo)}

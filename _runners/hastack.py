@@ -21,7 +21,7 @@ import salt.pillar
 import salt.utils.minions
 
 try:
-    from hastack import galera, loadbalancer, membership, topology, vip
+    from hastack import galera, loadbalancer, membership, neutron, topology, vip
 
     HAS_HASTACK = True
 except ImportError:
@@ -413,7 +413,6 @@ def neutron_restart(nodes=None, timeout=180, minion=None):
         salt-run hastack.neutron_restart
         salt-run hastack.neutron_restart nodes=net2
     """
-    from hastack import neutron
     topo = _pillar(minion).get("hastack") or {}
     if "neutron" not in (topo.get("services") or {}):
         return _fail({"result": False, "comment": "the topology has no Neutron"})

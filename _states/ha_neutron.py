@@ -72,15 +72,10 @@ def healthy(name="neutron", timeout=90):
     return probe.healthy_state(name, res, timeout, "neutron-api")
 
 
-def _active(units):
-    res = subprocess.run(["systemctl", "is-active"] + list(units), capture_output=True,
-                         text=True, timeout=30)
-    return dict(zip(units, res.stdout.split()))
-
-
-def _enabled(units):
-    res = subprocess.run(["systemctl", "is-enabled"] + list(units), capture_output=True,
-                         text=True, timeout=30)
+def _each(verb, units):
+    """``{unit: answer}`` of ``systemctl is-active`` or ``is-enabled`` for ``units``."""
+    res = subprocess.run(["systemctl", verb] + list(units), capture_output=True, text=True,
+                         timeout=30)
     return dict(zip(units, res.stdout.split()))
 
 
@@ -97,7 +92,7 @@ def agents_running(name="neutron-agents", timeout=120):
     units = list(neutron.AGENT_UNITS)
     files = __salt__["ha_neutron.files"]()
     changed = sorted(hfiles.converge(name, files, test=True)["changes"])
-    active, enabled = _active(units), _enabled(units)
+    active, enabled = _each("is-active", units), _each("is-enabled", units)
     stopped = [u for u in units if active.get(u) != "active"]
     disabled = [u for u in units if enabled.get(u) != "enabled"]
     if not changed and not stopped and not disabled:

@@ -584,9 +584,8 @@ class AgentsState:
             "ha_neutron.restart_agents": lambda **kw: self.calls.append(("restart", kw)) or {
                 "result": True, "seconds": 9.9, "comment": "back after 9.9 s"}})
         states = {u: ("inactive" if u in stopped else "active") for u in neutron.AGENT_UNITS}
-        monkeypatch.setattr(self.mod, "_active", lambda units: states)
-        monkeypatch.setattr(self.mod, "_enabled",
-                            lambda units: {u: "enabled" for u in units})
+        monkeypatch.setattr(self.mod, "_each", lambda verb, units: states if
+                            verb == "is-active" else {u: "enabled" for u in units})
         monkeypatch.setattr(self.mod.subprocess, "run",
                             lambda argv, **kw: self.calls.append(tuple(argv)))
 
