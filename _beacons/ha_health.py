@@ -19,9 +19,11 @@ Events, tag ``salt/beacon/<node>/ha_health/<kind>``, payload (besides Salt's ``i
 - ``vip``: ``{"kind": "vip", "node", "vip", "held"}``: this node took or lost a VIP;
 - ``backend``: ``{"kind": "backend", "node", "service", "server", "state"}``: a haproxy
   backend DOWN, reported by the load balancer holding the service's VIP;
-- ``neutron``: ``{"kind": "neutron", "node", "host", "dead", "live_elsewhere"}``: Neutron
-  agents on ``host`` the API reports dead (``dead``: their types; ``live_elsewhere``: some
-  other host's agent is alive), reported by the holder of Neutron's VIP.
+- ``neutron``: ``{"kind": "neutron", "node", "host", "dead", "live", "live_elsewhere"}``:
+  agents on ``host`` the API reports dead (``dead``: their types; ``live``: one of its agents
+  is alive; ``live_elsewhere``: some other host's agent is alive), reported by the holder of
+  Neutron's VIP. In ``active_passive`` also ``keeper`` (the node keeping the agent group),
+  and an event for a node that runs a group beside the keeper's.
 
 An event fires when its problem appears and again every ``refire`` seconds while it lasts.
 """
@@ -140,9 +142,22 @@ def _neutron_problems(topo, node, settings, now, held):
     if not isinstance(answer, dict) or not answer.get("ok"):
         return {}
     agents = answer["agents"]
-    return {"neutron:" + host: {"kind": "neutron", "node": node, "host": host, "dead": kinds,
-                                "live_elsewhere": neutron.live_elsewhere(agents, host)}
-            for host, kinds in neutron.dead_hosts(agents).items()}
+    hosts = neutron.dead_hosts(agents)
+    extra = {}
+    if neutron.passive(topo):
+        # One node keeps the group; a live group anywhere else is a problem too.
+        nodes = neutron.agent_nodes(topo)
+        keeper = neutron.group_keeper(nodes, agents)
+        extra = {"keeper": keeper}
+        for host in nodes:
+            if host != keeper and any(neutron.live(a) and neutron.on_host(a, host)
+                                      for a in agents):
+                hosts.setdefault(host, [])
+    return {"neutron:" + host: dict({
+        "kind": "neutron", "node": node, "host": host, "dead": kinds,
+        "live": any(neutron.live(a) and neutron.on_host(a, host) for a in agents),
+        "live_elsewhere": neutron.live_elsewhere(agents, host)}, **extra)
+        for host, kinds in hosts.items()}
 
 
 def _vip_changes(node, held):

@@ -36,14 +36,22 @@ def _topo():
     return __salt__["ha_topology.get"]()
 
 
+# One session per process while the credentials stay the same: its token is re-used until
+# it expires (keystoneauth1 renews it, and re-authenticates once on a 401), instead of a
+# password check in Keystone for every look of the beacon or every poll of a wait.
+_SESSION = {}
+
+
 def _api():
     """(session, Networking API URL): the admin, scoped to the admin project."""
     topo = _topo()
-    auth = v3.Password(auth_url=keystone.auth_url(topo), username="admin",
-                       password=topo["secrets"]["keystone_admin_password"],
-                       project_name="admin", user_domain_id="default",
-                       project_domain_id="default")
-    return ks_session.Session(auth=auth, timeout=10), neutron.api_url(topo) + "/v2.0"
+    key = (keystone.auth_url(topo), topo["secrets"]["keystone_admin_password"])
+    if key not in _SESSION:
+        _SESSION.clear()
+        _SESSION[key] = ks_session.Session(auth=v3.Password(
+            auth_url=key[0], username="admin", password=key[1], project_name="admin",
+            user_domain_id="default", project_domain_id="default"), timeout=10)
+    return _SESSION[key], neutron.api_url(topo) + "/v2.0"
 
 
 def install_missing():
@@ -173,7 +181,11 @@ def _hosted(sess, url, agent):
     if kind is None:
         return []
     path, key = kind
-    return [r["id"] for r in sess.get("%s/agents/%s/%s" % (url, agent["id"], path)).json()[key]]
+    try:
+        got = sess.get("%s/agents/%s/%s" % (url, agent["id"], path))
+    except ks_exc.NotFound:          # deleted since the list (a group handed over): nothing
+        return []
+    return [r["id"] for r in got.json()[key]]
 
 
 def agents(hosted=True):
@@ -327,6 +339,53 @@ def restart_agents(timeout=120, force=False, units=None):
             "comment": "restarted; every agent alive again after %.1f s" % seconds}
 
 
+def _running(units):
+    """Those of ``units`` systemd reports active."""
+    states = _systemctl("is-active", *units).stdout.split()
+    return [u for u, state in zip(units, states) if state == "active"]
+
+
+def passive_role():
+    """
+    ``agents:mode: active_passive``: whether this network node runs the agent group now
+    (:func:`hastack.neutron.passive_role`): ``{"role": "active" | "standby", "why"}``.
+    Raises when the agents cannot be read: guessing could start a second group.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt -L net1,net2 ha_neutron.passive_role
+    """
+    res = agents(hosted=False)
+    if not res["ok"]:
+        raise RuntimeError("the agents cannot be read: %s" % res["error"])
+    topo, node = _topo(), __grains__["id"]
+    role, why = neutron.passive_role(node, neutron.agent_nodes(topo), res["agents"],
+                                     bool(_running(neutron.AGENT_UNITS)))
+    return {"role": role, "why": why}
+
+
+def stop_agents():
+    """
+    Stop this network node's agents (``active_passive``: the group moves to another node).
+    ``{"result", "stopped", "comment"}``: ``stopped`` lists the units that were running.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt net1 ha_neutron.stop_agents
+    """
+    running = _running(neutron.AGENT_UNITS)
+    if not running:
+        return {"result": True, "stopped": [], "comment": "no agent runs"}
+    res = _systemctl("stop", *running)
+    return {"result": res.returncode == 0, "stopped": running,
+            "comment": "stopped %s%s" % (", ".join(running), "" if res.returncode == 0
+                                         else ": " + res.stderr.strip())}
+
+
 def _apply(sess, url, action):
     kind = action["action"]
     agent = "%s/agents/%s" % (url, action["agent"])
@@ -340,24 +399,30 @@ def _apply(sess, url, action):
         sess.delete("%s/dhcp-networks/%s" % (agent, action["network"]))
 
 
-def reschedule(host, test=False):
+def reschedule(host, test=False, forget=False):
     """
     Move the routers and networks that ``host``'s dead agents hosted to live agents
     (:func:`hastack.neutron.reschedule_plan`). Nothing is done while an agent of ``host`` is
-    alive. ``{"result", "changes", "comment"}``: one line per action.
+    alive, unless ``forget``: ``active_passive`` moves the group off ``host`` (its agents
+    were stopped, the API may call them alive for ``agent_down_time``), and once everything
+    moved it deletes ``host``'s agent records, so that nothing is scheduled to them and the
+    dead agents are not reported again. ``{"result", "changes", "comment"}``: one line per
+    action.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl1 ha_neutron.reschedule net1 test=True
+        salt ctl1 ha_neutron.reschedule net1 forget=True
     """
     res = agents()
     if not res["ok"]:
         return {"result": False, "changes": {}, "comment": res["error"]}
     found = res["agents"]
-    alive = [a for a in found if neutron.on_host(a, host) and a["alive"]]
-    if alive:
+    mine = [a for a in found if neutron.on_host(a, host)]
+    alive = [a for a in mine if a["alive"]]
+    if alive and not forget:
         return {"result": True, "changes": {},
                 "comment": "%s has live agents (%s): nothing to move" % (
                     host, ", ".join(a["agent_type"] for a in alive))}
@@ -372,10 +437,14 @@ def reschedule(host, test=False):
         cfg["dhcp_agents_per_network"], legacy_routers=legacy)
     lines = [neutron.describe(a) for a in plan]
     moves = [a for a in plan if a["action"].startswith(("add_", "remove_"))]
-    if not moves or test:
-        return {"result": None if moves else True,
-                "changes": {"moved": lines} if moves else {},
-                "comment": "; ".join(lines) or "%s hosted nothing" % host}
+    stranded = [a for a in plan if a["action"] == "stranded"]
+    forgets = ["forget the %s %s of %s" % (a["agent_type"], a["id"], host)
+               for a in mine] if forget and not stranded else []
+    if test or not (moves or forgets):
+        what = {k: v for k, v in (("moved", [neutron.describe(a) for a in moves]),
+                                  ("forgotten", forgets)) if v}
+        return {"result": None if what else True, "changes": what,
+                "comment": "; ".join(lines + forgets) or "%s hosted nothing" % host}
     done, failed = [], []
     for action in moves:
         try:
@@ -385,6 +454,17 @@ def reschedule(host, test=False):
             pass                      # the router or network is gone meanwhile
         except ks_exc.ClientException as exc:
             failed.append("%s: %s" % (neutron.describe(action), exc))
+    gone = []
+    for agent, line in zip(mine, forgets) if not failed else ():
+        try:
+            sess.delete("%s/agents/%s" % (url, agent["id"]))
+            gone.append(line)
+        except ks_exc.NotFound:
+            pass
+        except ks_exc.ClientException as exc:
+            failed.append("%s: %s" % (line, exc))
     notes = [line for a, line in zip(plan, lines) if a not in moves]
-    return {"result": not failed, "changes": {"moved": done} if done else {},
-            "comment": "; ".join(done + ["FAILED " + f for f in failed] + notes)}
+    changes = {k: v for k, v in (("moved", done), ("forgotten", gone)) if v}
+    return {"result": not failed, "changes": changes,
+            "comment": "; ".join(done + gone + ["FAILED " + f for f in failed] + notes)
+            or "%s: nothing left to move or forget" % host}

@@ -405,6 +405,7 @@ def neutron_restart(nodes=None, timeout=180, minion=None):
     a dead agent first). Each node refuses when another host has no live agent of a kind it
     runs, and is waited for until its agents are alive with a ``started_at`` newer than the
     restart; the first failure stops the run. Healing leaves a node alone while it restarts.
+    ``active_passive``: only the node running the agent group restarts (an outage of it).
 
     CLI Example:
 
@@ -416,6 +417,10 @@ def neutron_restart(nodes=None, timeout=180, minion=None):
     topo = _pillar(minion).get("hastack") or {}
     if "neutron" not in (topo.get("services") or {}):
         return _fail({"result": False, "comment": "the topology has no Neutron"})
+    if _heal.pacemaker_agents(topo):
+        return _fail({"result": False, "comment": "Pacemaker runs the Neutron agents "
+                      "(hastack:cluster:resources): restart them with Pacemaker "
+                      "(crm_resource --restart --resource NAME)"})
     wanted = nodes.split(",") if isinstance(nodes, str) else list(nodes or
                                                                   neutron.agent_nodes(topo))
     started = time.monotonic()
@@ -434,13 +439,18 @@ def neutron_restart(nodes=None, timeout=180, minion=None):
         if agents is None:
             return _fail(dict(out, result=False, comment="no Neutron server answered: %s"
                               % got))
+        passive = neutron.passive(topo)
+        if passive:          # one node runs the group: restarting it is its outage, forced
+            keeper = neutron.group_keeper(neutron.agent_nodes(topo), agents)
+            say("active_passive: the agent group runs on %s" % (keeper or "no node"))
+            wanted = [n for n in wanted if n == keeper]
         for node in neutron.rolling_plan(wanted, agents):
             with _heal_claim("neutron:%s" % node, wait=timeout) as held:
                 say("%s: restarting its agents%s" % (node, "" if held else
                                                      " (a heal of it ran past %s s)" % timeout))
                 ret = client.cmd([node], "ha_neutron.restart_agents",
-                                 kwarg={"timeout": timeout}, tgt_type="list",
-                                 timeout=timeout + 60).get(node)
+                                 kwarg={"timeout": timeout, "force": passive},
+                                 tgt_type="list", timeout=timeout + 60).get(node)
             if not isinstance(ret, dict) or not ret["result"]:
                 say("%s: %s" % (node, ret["comment"] if isinstance(ret, dict) else ret))
                 return _fail(dict(out, result=False))
@@ -975,7 +985,8 @@ def _heal_view(client, topo, event):
              "galera": lambda: services["galera"]["nodes"],
              "rabbitmq": lambda: services["rabbitmq"]["nodes"],
              "vip": lambda: loadbalancer.lb_nodes(topo),
-             "neutron": lambda: [event["host"]]}[kind]()
+             "neutron": lambda: [event["host"]] + (neutron.agent_nodes(topo)
+                                                   if neutron.passive(topo) else [])}[kind]()
     nodes = list(dict.fromkeys(nodes))
     # The ping asks for the rolled-out grain: any answer means up, True means healable.
     pings = client.cmd(nodes, "grains.get", [_heal.ROLLED_OUT_GRAIN], tgt_type="list",
@@ -1076,10 +1087,41 @@ def _heal_act(client, topo, action):
         if ret["result"] and not ret["changes"]:      # moved already: not an attempt
             return (None, ret["comment"])
         return (bool(ret["result"]), ret["comment"])
+    if kind == "neutron_failover":
+        return _neutron_failover(client, action)
     if kind == "galera_recover":
         ret = galera_recover()
         return (bool(ret.get("result")), "; ".join(ret.get("steps", [])[-3:]))
     raise ValueError("unknown action %r" % kind)
+
+
+def _neutron_failover(client, action):
+    """``active_passive``: the agent group leaves ``from`` (stopped there when ``stop``: it
+    answers), starts on ``to`` when ``start`` (waited for until alive), and ``from``'s
+    routers, networks and agent records are handed over through the API (asked of ``via``)."""
+    src, dst, via = action["from"], action["to"], action["via"]
+    out, acted = [], action["start"]
+    if action["stop"]:
+        ret = client.cmd([src], "ha_neutron.stop_agents", tgt_type="list",
+                         timeout=60).get(src)
+        if not isinstance(ret, dict) or not ret["result"]:
+            return (False, "%s: %s" % (src, ret["comment"] if isinstance(ret, dict) else ret))
+        out.append("%s: %s" % (src, ret["comment"]))
+        acted = acted or bool(ret["stopped"])
+    if action["start"]:
+        ret = client.cmd([dst], "ha_neutron.restart_agents", kwarg={"force": True},
+                         tgt_type="list", timeout=240).get(dst)
+        if not isinstance(ret, dict) or not ret["result"]:
+            return (False, "; ".join(out + ["%s: %s" % (dst, ret["comment"] if isinstance(
+                ret, dict) else ret)]))
+        out.append("%s: agents started; %s" % (dst, ret["comment"]))
+    ret = client.cmd([via], "ha_neutron.reschedule", [src], kwarg={"forget": True},
+                     tgt_type="list", timeout=120).get(via)
+    if not isinstance(ret, dict):
+        return (False, "; ".join(out + ["ha_neutron.reschedule on %s: %s" % (via, ret)]))
+    if ret["result"] and not acted and not ret["changes"]:
+        return (None, "; ".join(out + [ret["comment"]]))    # handed over already (a deploy)
+    return (bool(ret["result"]), "; ".join(out + [ret["comment"]]))
 
 
 def _heal_paused():

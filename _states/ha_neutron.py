@@ -20,7 +20,7 @@ import subprocess
 
 try:
     from hastack import files as hfiles
-    from hastack import neutron, pins, probe, venvs
+    from hastack import heal, neutron, pins, probe, venvs
 
     HAS_HASTACK = True
 except ImportError:
@@ -87,12 +87,25 @@ def agents_running(name="neutron-agents", timeout=120):
     (:func:`hastack.neutron.restart_blockers`), and the state then waits until each agent
     is alive with a ``started_at`` newer than the restart (``alive`` alone stays true for up
     to ``agent_down_time`` after an agent died). With nothing to change it changes nothing.
+
+    ``agents:mode: active_passive``: one node runs the group
+    (:func:`hastack.neutron.passive_role`). There, a changed file restarts it in place (an
+    outage of the group, as with any active/passive restart) and a stopped agent is started;
+    elsewhere the files are written, running agents are stopped and the node's routers,
+    networks and agent records are handed to the group's node
+    (``ha_neutron.reschedule forget=True``). The units are never enabled: a node that boots
+    does not start a second group.
     """
-    ret = _ret(name)
     units = list(neutron.AGENT_UNITS)
     files = __salt__["ha_neutron.files"]()
     changed = sorted(hfiles.converge(name, files, test=True)["changes"])
+    topo = __salt__["ha_topology.get"]()
+    if heal.pacemaker_agents(topo):
+        return _pacemakers(name, files, changed)
     active, enabled = _each("is-active", units), _each("is-enabled", units)
+    if neutron.passive(topo):
+        return _passive(name, timeout, files, changed, active, enabled)
+    ret = _ret(name)
     stopped = [u for u in units if active.get(u) != "active"]
     disabled = [u for u in units if enabled.get(u) != "enabled"]
     if not changed and not stopped and not disabled:
@@ -111,18 +124,109 @@ def agents_running(name="neutron-agents", timeout=120):
         if blockers:
             ret.update(result=False, comment="not restarted: " + "; ".join(blockers))
             return ret
+    failed = _write(name, files, changed, "enable", disabled)
+    if failed:
+        return failed
+    ret["changes"] = what
+    if not todo:
+        ret["comment"] = "enabled %s" % ", ".join(disabled)
+        return ret
+    return _restart(ret, todo, timeout)
+
+
+def _pacemakers(name, files, changed):
+    """The agents are Pacemaker's resources: their files are written (Pacemaker's systemd
+    resources run these units), nothing is started, stopped, enabled or disabled."""
+    ret = _ret(name)
+    why = "Pacemaker runs the agents (hastack:cluster:resources)"
+    if not changed:
+        ret["comment"] = why + "; their files are current"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"files": changed},
+                   comment="%s; would write %d file(s)" % (why, len(changed)))
+        return ret
+    failed = _write(name, files, changed, None, [])
+    if failed:
+        return failed
+    ret.update(changes={"files": changed}, comment="%s; wrote %d file(s): restart them with "
+               "Pacemaker (crm_resource --restart) to take effect" % (why, len(changed)))
+    return ret
+
+
+def _systemctl(verb, units):
+    subprocess.run(["systemctl", verb] + list(units), check=True, timeout=120,
+                   capture_output=True)
+
+
+def _write(name, files, changed, verb, units):
+    """Write the changed files and reload systemd, then ``systemctl verb units`` (enable,
+    disable): None, or the failed write's state."""
     if changed:
         wrote = hfiles.converge(name, files)
         if wrote["result"] is False:
             return wrote
         subprocess.run(["systemctl", "daemon-reload"], check=True, timeout=60)
-    if disabled:
-        subprocess.run(["systemctl", "enable"] + disabled, check=True, timeout=60,
-                       capture_output=True)
-    ret["changes"] = what
-    if not todo:
-        ret["comment"] = "enabled %s" % ", ".join(disabled)
+    if units:
+        _systemctl(verb, units)
+    return None
+
+
+def _restart(ret, units, timeout, head=None):
+    """(Re)start ``units`` and wait until their agents are back (``restart_agents``)."""
+    res = __salt__["ha_neutron.restart_agents"](timeout=timeout, force=True, units=units)
+    ret.update(result=res["result"], comment="%s: %s" % (head, res["comment"]) if head
+               else res["comment"])
+    return ret
+
+
+def _passive(name, timeout, files, changed, active, enabled):
+    """``agents_running`` in ``active_passive`` (see there)."""
+    ret = _ret(name)
+    units = list(neutron.AGENT_UNITS)
+    try:
+        role = __salt__["ha_neutron.passive_role"]()
+    except RuntimeError as exc:
+        ret.update(result=False, comment="active_passive: %s; nothing changed" % exc)
         return ret
-    res = __salt__["ha_neutron.restart_agents"](timeout=timeout, force=True, units=todo)
-    ret.update(result=res["result"], comment=res["comment"])
+    running = [u for u in units if active.get(u) == "active"]
+    stopped = [u for u in units if u not in running]
+    on = [u for u in units if enabled.get(u) == "enabled"]
+    head = "active_passive, %s (%s)" % (role["role"], role["why"])
+    if role["role"] == "active":
+        todo = units if changed else stopped
+        what = {k: v for k, v in (("files", changed),
+                                  ("restarted" if changed else "started", todo),
+                                  ("disabled", on)) if v}
+    else:
+        todo = []
+        handed = __salt__["ha_neutron.reschedule"](__grains__["id"], test=True, forget=True)
+        if handed["result"] is False:
+            ret.update(result=False, comment="%s: %s" % (head, handed["comment"]))
+            return ret
+        what = dict({k: v for k, v in (("files", changed), ("stopped", running),
+                                       ("disabled", on)) if v}, **handed["changes"])
+    if not what:
+        ret["comment"] = head + ": nothing to do"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes=what, comment=head + ": would change %s"
+                   % ", ".join(sorted(what)))
+        return ret
+    failed = _write(name, files, changed, "disable", on)
+    if failed:
+        return failed
+    if role["role"] == "active":
+        ret["changes"] = what
+        if not todo:
+            ret["comment"] = head
+            return ret
+        return _restart(ret, todo, timeout, head)
+    if running:
+        _systemctl("stop", running)
+    res = __salt__["ha_neutron.reschedule"](__grains__["id"], forget=True)
+    what.pop("moved", None)
+    what.pop("forgotten", None)
+    ret.update(result=res["result"], changes=dict(what, **res["changes"]),
+               comment="%s: %s" % (head, res["comment"]))
     return ret

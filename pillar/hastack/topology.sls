@@ -65,7 +65,10 @@ hastack:
     #   agent_down_time: 75              # ... and when an agent counts as dead (s)
     #   agents:                          # L3, DHCP, metadata agents
     #     nodes: [net1, net2]            # default: the nodes with role network
-    #     mode: active_active            # every node runs all three; HA routers
+    #     mode: active_active            # every node runs all three; HA routers. Or
+    #                                    # active_passive: one node runs the group, hastack
+    #                                    # moves it (needs l3_ha: false and
+    #                                    # dhcp_agents_per_network: 1)
     #     l3_ha: true
     #     max_l3_agents_per_router: 2
     #     dhcp_agents_per_network: 2

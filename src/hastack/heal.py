@@ -39,7 +39,7 @@ Pure: events and history in, decisions out. ``_beacons/ha_health.py`` and the ru
 ``hastack.heal`` are the Salt sides.
 """
 
-from hastack import galera, loadbalancer, neutron, topology
+from hastack import cluster, galera, loadbalancer, neutron, topology
 
 POLICY = {
     "max_attempts": 3,        # heal attempts per resource ...
@@ -74,11 +74,12 @@ LB_UNITS = ("haproxy", "keepalived")
 def pacemaker_units(topo):
     """Units Pacemaker manages (``hastack:cluster`` with ``manager: pacemaker``): hastack
     keeps its hands off them."""
-    cluster = topo.get("cluster") or {}
-    if cluster.get("manager") != "pacemaker":
+    cfg = topo.get("cluster")
+    if not isinstance(cfg, dict) or cfg.get("manager") != "pacemaker" or not isinstance(
+            cfg.get("resources"), dict):
         return set()
     out = set()
-    for res in (cluster.get("resources") or {}).values():
+    for res in cfg["resources"].values():
         if not isinstance(res, dict):
             continue
         if isinstance(res.get("systemd"), str):
@@ -255,6 +256,8 @@ def _neutron_plan(topo, event, view):
     if host not in neutron.agent_nodes(topo):
         return {"action": "none", "reason": "%s is not a Neutron agent node" % host}
     kinds = [k for k in event.get("dead") or [] if k in neutron.UNIT_OF_KIND]
+    if neutron.passive(topo):
+        return _neutron_passive_plan(topo, event, view, kinds)
     if event.get("live_elsewhere") is False:
         # Every agent of every host silent at once: the RPC server or the bus is out (a
         # controllers' outage), not the agents; they report again when it is back.
@@ -272,6 +275,55 @@ def _neutron_plan(topo, event, view):
     return {"action": "neutron_reschedule", "host": host, "via": event["node"],
             "reason": "%s does not answer and its agents are dead (%s)"
                       % (host, ", ".join(kinds) or "all")}
+
+
+def _neutron_passive_plan(topo, event, view, kinds):
+    """``active_passive``: one node keeps the agent group (``event["keeper"]``, see
+    :func:`hastack.neutron.group_keeper`). A group on another node (a holder that came back)
+    is stopped and handed to the keeper; the keeper's dead agents are restarted while it
+    answers; with no live group, a silent node's group is started on the first other agent
+    node that answers and its routers and networks follow (``neutron_failover``)."""
+    host, keeper = event["host"], event.get("keeper")
+    if pacemaker_agents(topo):
+        # Pacemaker moves the group; what it leaves behind in Neutron (the dead agents'
+        # routers, networks and records) is hastack's to hand over, without a unit touched.
+        if keeper and keeper != host and not event.get("live"):
+            return {"action": "neutron_failover", "from": host, "to": keeper, "start": False,
+                    "stop": False, "via": event["node"],
+                    "reason": "Pacemaker moved the agent group to %s; %s's agents are dead"
+                              % (keeper, host)}
+        return {"action": "none", "reason": "Pacemaker keeps the agent group"}
+    answering = view.get("answering", [host])
+    rolled_out = [n for n in view.get("rolled_out", answering) if n in answering]
+    if keeper and keeper != host:
+        if host not in answering and event.get("live"):
+            return {"action": "alert", "reason": "%s runs a second agent group beside %s's "
+                                                 "and does not answer: hastack cannot stop it"
+                                                 % (host, keeper)}
+        if host in answering and host not in rolled_out:
+            return {"action": "none", "reason": NOT_ROLLED_OUT % host}
+        return {"action": "neutron_failover", "from": host, "to": keeper, "start": False,
+                "stop": host in answering, "via": event["node"],
+                "reason": "the agent group runs on %s; %s yields it" % (keeper, host)}
+    if host in answering:
+        if host not in rolled_out:
+            return {"action": "none", "reason": NOT_ROLLED_OUT % host}
+        if not kinds:
+            return {"action": "none", "reason": "no dead agent on %s" % host}
+        return {"action": "restart_neutron_agents", "node": host,
+                "units": [neutron.UNIT_OF_KIND[k] for k in kinds],
+                "reason": "dead on %s: %s" % (host, ", ".join(kinds))}
+    if keeper == host:
+        return {"action": "none", "reason": "%s does not answer but some of its agents "
+                                            "report" % host}
+    spare = [n for n in neutron.agent_nodes(topo) if n != host and n in rolled_out]
+    if not spare:
+        return {"action": "none", "reason": "%s does not answer and no other agent node "
+                                            "does: the agent group has nowhere to go" % host}
+    return {"action": "neutron_failover", "from": host, "to": spare[0], "start": True,
+            "stop": False, "via": event["node"],
+            "reason": "%s does not answer and its agents are dead (%s); the group moves to %s"
+                      % (host, ", ".join(kinds) or "all", spare[0])}
 
 
 def rabbitmq_minority(topo, statuses):
@@ -317,6 +369,7 @@ def validate(topo, errors):
                 isinstance(svc["unit"], str) and topology.UNIT_NAME.match(svc["unit"])):
             errors.append("hastack:services:%s:unit: %r is not a systemd unit name"
                           % (name, svc["unit"]))
+    _check_pacemaker_agents(topo, errors)
     heal = topo.get("healing")
     if heal is None:
         return
@@ -335,6 +388,38 @@ def validate(topo, errors):
         if not isinstance(b, list) or not b or not all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in b):
             errors.append("%s:backoff: must be a non-empty list of seconds" % path)
+
+
+def pacemaker_agents(topo):
+    """The Neutron agent units Pacemaker runs (``manager: pacemaker``), in unit order."""
+    owned = pacemaker_units(topo)
+    return [u for u in neutron.AGENT_UNITS if u in owned]
+
+
+def _check_pacemaker_agents(topo, errors):
+    """Pacemaker may run the agent group (the seeds' layout): all three agents, on one node
+    at a time (``active_passive``), every agent node a cluster member."""
+    svc = (topo.get("services") or {}).get("neutron")
+    cfg = topo.get("cluster")
+    if not (isinstance(svc, dict) and isinstance(svc.get("agents", {}), dict) and
+            isinstance(cfg, dict) and isinstance(cfg.get("nodes", []), list)):
+        return             # no Neutron or no cluster, or a shape its own check reports
+    owned = pacemaker_agents(topo)
+    if not owned:
+        return
+    field = "hastack:cluster:resources"
+    if len(owned) < len(neutron.AGENT_UNITS):
+        errors.append("%s: Pacemaker runs %s but not %s; the agent group moves as one: give "
+                      "it all of them or none" % (field, ", ".join(owned), ", ".join(
+                          u for u in neutron.AGENT_UNITS if u not in owned)))
+    if not neutron.passive(topo):
+        errors.append("%s: Pacemaker runs the Neutron agents on one node at a time; set "
+                      "%s:agents:mode: active_passive (active_active runs them on every "
+                      "network node)" % (field, neutron.FIELD))
+    missing = [n for n in neutron.agent_nodes(topo) if n not in cluster.members(topo)]
+    if missing:
+        errors.append("hastack:cluster:nodes: Pacemaker runs the Neutron agents but the agent "
+                      "node(s) %s are not cluster members" % ", ".join(missing))
 
 
 def policy(topo):

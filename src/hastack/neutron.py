@@ -36,9 +36,12 @@ How it is made highly available:
 - Agents (L3, DHCP, metadata) run on the network nodes. ``active_active``: every node runs
   all three; routers are HA (keepalived VRRP between ``max_l3_agents_per_router`` L3 agents)
   and each network is served by ``dhcp_agents_per_network`` DHCP agents, so losing a node
-  loses no router or DHCP server. ``active_passive``: one node runs the agent group at a
-  time and hastack moves it on failure; the moved agents register as new agents on the new
-  host and the routers and networks are moved to them (:func:`reschedule_plan`).
+  loses no router or DHCP server. ``active_passive`` (the seeds' Pacemaker layout): one node
+  runs the agent group at a time (:func:`passive_role`, :func:`group_keeper`); its units are
+  never enabled, so a node that comes back does not start a second group. When the node is
+  lost hastack starts the group on the next answering network node, moves the routers and
+  networks to its new agents (:func:`reschedule_plan`) and deletes the old node's agent
+  records; a failover recreates every router namespace, as the seeds warn.
 - When a network node is lost, hastack's healing moves its routers and networks
   (:func:`reschedule_plan`), not Neutron's ``allow_automatic_*_failover``: the move is in
   the heal log, it is not attempted while every agent is silent (the RPC server or the bus
@@ -165,16 +168,22 @@ def agent_nodes(topo):
 
 def concurrent_agents(topo):
     """How many agents of a kind run at once: every agent node, or one (active_passive)."""
-    agents = settings(topo)["agents"]
-    return 1 if agents["mode"] == "active_passive" else len(agents["nodes"])
+    return 1 if passive(topo) else len(agent_nodes(topo))
+
+
+def passive(topo):
+    """Does one network node at a time run the agents (``agents:mode: active_passive``)?"""
+    return settings(topo)["agents"]["mode"] == "active_passive"
 
 
 def units(topo, node):
-    """The systemd units hastack keeps running for Neutron on ``node``, in a stable order."""
+    """The systemd units hastack keeps running for Neutron on ``node``, in a stable order.
+    In ``active_passive`` the agents are not among them: they run on one node, on purpose
+    stopped on the others (:func:`passive_role`)."""
     out = []
     if node in server_nodes(topo):
         out += SERVER_UNITS
-    if node in agent_nodes(topo):
+    if node in agent_nodes(topo) and not passive(topo):
         out += AGENT_UNITS
     return out
 
@@ -542,6 +551,57 @@ def dead_hosts(agents):
     return {h: sorted(k for k in kinds if k) for h, kinds in sorted(out.items())}
 
 
+# -- active_passive: one network node runs the agent group ----------------------------------
+
+_NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
+def _started(agent):
+    try:
+        return parse_time(agent.get("started_at"))
+    except ValueError:
+        return _NEVER
+
+
+def group_keeper(nodes, agents, alive=True):
+    """``active_passive``: the node that keeps the agent group. Of the ``nodes`` with a live
+    agent, the one whose agents started last: hastack started them there when it moved the
+    group, so an older holder is a node that came back (or was cut off) and must yield.
+    Ties go to pillar order. None when no node has a live agent. With ``alive=False`` dead
+    agents count too: the last node that ran the group (after a power loss of every node)."""
+    nodes = list(nodes)
+
+    def counted(a, n):
+        return on_host(a, n) and (live(a) or not alive)
+    holders = [n for n in nodes if any(counted(a, n) for a in agents)]
+    if not holders:
+        return None
+    return max(holders, key=lambda n: (max(_started(a) for a in agents if counted(a, n)),
+                                       -nodes.index(n)))
+
+
+def passive_role(node, nodes, agents, running_here):
+    """``active_passive``, at a deploy: ``("active" | "standby", why)`` for ``node``'s agent
+    group. The keeper (:func:`group_keeper`) stays active and every other node stands by.
+    With no live agent anywhere, a node whose agents run (started, not reporting yet) stays
+    active; else the last node that ran the group (its routers and networks are there), or
+    with none the first agent node in pillar order, starts it. Healing moves the group when
+    its node is lost (``heal``: ``neutron_failover``)."""
+    nodes = list(nodes)
+    keeper = group_keeper(nodes, agents)
+    if keeper == node:
+        return "active", "its agents are live"
+    if keeper:
+        return "standby", "the agents run on %s" % keeper
+    if running_here:
+        return "active", "its agents run (not reporting yet) and none is live elsewhere"
+    last = group_keeper(nodes, agents, alive=False)
+    first = last or nodes[0]
+    why = ("%s ran the agents last" % last if last
+           else "no node ran the agents; %s is the first agent node" % first)
+    return ("active" if node == first else "standby"), "no agent is live; " + why
+
+
 # -- rescheduling after the loss of a network node ------------------------------------------
 
 def _reschedule(kind, resource, dead_host, agents, by_agent, limit, single=()):
@@ -582,8 +642,9 @@ def _reschedule(kind, resource, dead_host, agents, by_agent, limit, single=()):
 
 def reschedule_plan(dead_host, agents, routers_by_agent, networks_by_agent,
                     max_l3_agents_per_router, dhcp_agents_per_network, legacy_routers=()):
-    """What to do when ``dead_host`` is lost: a list of actions, routers then networks, each
-    sorted by id.
+    """What to do when ``dead_host`` is lost (or, ``active_passive``, when the agent group
+    leaves it: its agents may still be alive, they are stopped): a list of actions, routers
+    then networks, each sorted by id.
 
     Every router of an L3 agent on ``dead_host`` is added (``add_router``) to the least
     loaded live L3 agent on a host that does not host it yet (ties: host name, agent id)
@@ -687,12 +748,6 @@ def _check_mode(agents, nodes, errors):
     if mode == "active_passive" and len(nodes) < 2:
         errors.append("%s:agents:nodes: active_passive needs at least 2 network nodes to move "
                       "the agents to; %d given" % (FIELD, len(nodes)))
-    if mode == "active_passive":
-        # Planned (reschedule_plan moves a lost node's routers with limits of 1), not rolled
-        # out: orch.deploy and healing would run every node's agents.
-        errors.append("%s:agents:mode: active_passive is not rolled out by this version of "
-                      "hastack (orch.deploy would start the agents on every network node); "
-                      "use active_active" % FIELD)
     return 1 if mode == "active_passive" else len(nodes)
 
 

@@ -357,9 +357,8 @@ def _agent_problems(topo, agents):
             found.append("neutron %s on %s is dead (last started %s)"
                          % (a.get("agent_type") or "agent", a.get("host") or "?",
                             a.get("started_at") or "?"))
-    cfg = neutron.settings(topo)["agents"]
     nodes = neutron.agent_nodes(topo)
-    if cfg["mode"] == "active_passive":
+    if neutron.passive(topo):
         for kind in neutron.KINDS:
             live = [neutron.host_of(a) for a in agents if a.get("agent_type") == kind and
                     neutron.host_of(a) in nodes and neutron.live(a)]

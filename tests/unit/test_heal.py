@@ -499,6 +499,80 @@ def test_neutron_agents_on_a_node_it_does_not_manage_are_left_alone(with_neutron
     assert heal.plan(with_neutron, event, {"answering": []})["action"] == "none"
 
 
+@pytest.fixture
+def passive(with_neutron):
+    with_neutron["services"]["neutron"]["agents"] = {"mode": "active_passive", "l3_ha": False}
+    return with_neutron
+
+
+ALL_KINDS = ["DHCP agent", "L3 agent", "Metadata agent"]
+
+
+def test_passive_group_moves_off_a_silent_node_to_the_next_that_answers(passive):
+    """Every agent is dead (the group runs on one node only): that is not the RPC server
+    being out, it is the group's node. It starts on net2, which answers."""
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1", "dead": ALL_KINDS,
+             "live_elsewhere": False, "keeper": None, "live": False}
+    action = heal.plan(passive, event, {"answering": ["net2"], "rolled_out": ["net2"]})
+    assert {k: action[k] for k in ("action", "from", "to", "start", "stop", "via")} == {
+        "action": "neutron_failover", "from": "net1", "to": "net2", "start": True,
+        "stop": False, "via": "ctl2"}
+    nowhere = heal.plan(passive, event, {"answering": [], "rolled_out": []})
+    assert nowhere["action"] == "none" and "nowhere to go" in nowhere["reason"]
+    pending = heal.plan(passive, event, {"answering": ["net2"], "rolled_out": []})
+    assert pending["action"] == "none"
+
+
+def test_passive_group_node_that_answers_restarts_its_dead_agents_in_place(passive):
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1", "dead": ALL_KINDS,
+             "live_elsewhere": False, "keeper": None, "live": False}
+    action = heal.plan(passive, event, {"answering": ["net1", "net2"],
+                                        "rolled_out": ["net1", "net2"]})
+    assert action["action"] == "restart_neutron_agents" and action["node"] == "net1"
+    assert action["units"] == ["neutron-dhcp-agent", "neutron-l3-agent",
+                               "neutron-metadata-agent"]
+
+
+def test_passive_second_group_on_a_returning_node_is_stopped_and_handed_over(passive):
+    event = {"kind": "neutron", "node": "ctl2", "host": "net1", "dead": [], "live": True,
+             "keeper": "net2"}
+    action = heal.plan(passive, event, {"answering": ["net1", "net2"],
+                                        "rolled_out": ["net1", "net2"]})
+    assert {k: action[k] for k in ("action", "from", "to", "start", "stop")} == {
+        "action": "neutron_failover", "from": "net1", "to": "net2", "start": False,
+        "stop": True}
+    # Being rolled out: the deploy's agents state hands it over itself.
+    pending = heal.plan(passive, event, {"answering": ["net1", "net2"], "rolled_out": ["net2"]})
+    assert pending["action"] == "none" and "not rolled out" in pending["reason"]
+    # Cut off from Salt but its agents report: hastack cannot stop them; it says so.
+    cut = heal.plan(passive, event, {"answering": ["net2"], "rolled_out": ["net2"]})
+    assert cut["action"] == "alert" and "second agent group" in cut["reason"]
+    # Only dead records left of a node the group moved from: handed over, nothing to stop.
+    old = dict(event, live=False, dead=ALL_KINDS)
+    gone = heal.plan(passive, old, {"answering": ["net2"], "rolled_out": ["net2"]})
+    assert (gone["action"], gone["stop"], gone["start"]) == ("neutron_failover", False, False)
+
+
+def test_runner_fails_the_group_over_then_hands_the_resources_over(passive, tmp_path,
+                                                                   monkeypatch):
+    gone = "Minion did not return. [Not connected]"
+    client = FakeClient({
+        "grains.get": lambda n: gone if n == "net1" else True,
+        "ha_neutron.restart_agents": lambda n: {"result": True, "seconds": 12.0,
+                                                "comment": "every agent alive again"},
+        "ha_neutron.reschedule": lambda n: {"result": True, "changes": {"moved": ["m"]},
+                                            "comment": "add router r1 ...; forget ..."}})
+    runner = heal_runner(passive, tmp_path, client, monkeypatch)
+    ret = runner.heal(data={"kind": "neutron", "id": "ctl1", "host": "net1", "dead": ALL_KINDS,
+                            "live": False, "live_elsewhere": False, "keeper": None})
+    assert ret["result"] == "healed", ret
+    acts = [c[:2] for c in client.calls if c[0] != "grains.get"]
+    assert acts == [("ha_neutron.restart_agents", ("net2",)),
+                    ("ha_neutron.reschedule", ("ctl1",))]
+    assert ("ha_neutron.reschedule", ("ctl1",), ("net1",)) in client.calls
+    assert "net2: agents started" in ret["done"]
+
+
 def test_a_node_salt_knows_is_gone_is_silent_not_pending(good, tmp_path, monkeypatch):
     """Salt answers for a minion that is not connected with its "did not return" text: the
     node is down, so a Galera member there is waited on, not called "not rolled out"."""
@@ -570,3 +644,97 @@ def test_neutron_restart_goes_one_node_at_a_time_dead_first_and_stops_on_failure
     ret = runner.neutron_restart()
     assert ret["result"] is False and ret["retcode"] == 1
     assert [c[1] for c in client.calls if c[0] == "ha_neutron.restart_agents"] == [("net2",)]
+
+
+def test_neutron_restart_in_active_passive_restarts_only_the_groups_node(passive, tmp_path,
+                                                                        monkeypatch):
+    fleet = [{"id": "%s-%s" % (kind, host), "agent_type": kind, "host": host, "alive": True,
+              "started_at": started}
+             for host, started in (("net1", "2026-11-23 09:00:00"),
+                                   ("net2", "2026-11-23 09:05:00"))
+             for kind in ("L3 agent", "DHCP agent")]
+    client = FakeClient({"ha_neutron.agents": lambda n: {"ok": True, "agents": fleet},
+                         "ha_neutron.restart_agents": lambda n: {
+                             "result": True, "seconds": 7.0, "comment": "back"}})
+    runner = heal_runner(passive, tmp_path, client, monkeypatch)
+    ret = runner.neutron_restart()
+    assert ret["result"] is True and ret["seconds"] == {"net2": 7.0}
+
+
+def test_runner_counts_a_handover_a_deploy_already_did_as_nothing_to_do(passive, tmp_path,
+                                                                        monkeypatch):
+    """The deploy's agents state hands net1's group over while the beacon still sees it: the
+    heal finds nothing running and nothing to move, which is not an attempt."""
+    client = FakeClient({
+        "grains.get": lambda n: True,
+        "ha_neutron.stop_agents": lambda n: {"result": True, "stopped": [],
+                                             "comment": "no agent runs"},
+        "ha_neutron.reschedule": lambda n: {"result": True, "changes": {},
+                                            "comment": "net1 hosted nothing"}})
+    runner = heal_runner(passive, tmp_path, client, monkeypatch)
+    ret = runner.heal(data={"kind": "neutron", "id": "ctl1", "host": "net1", "dead": [],
+                            "live": True, "live_elsewhere": True, "keeper": "net2"})
+    assert ret["result"] == "nothing-to-do", ret
+    assert ("ha_neutron.stop_agents", ("net1",), ()) in client.calls
+
+
+PACEMAKER_AGENTS = {"l3": {"systemd": "neutron-l3-agent"},
+                    "dhcp": {"systemd": "neutron-dhcp-agent"},
+                    "md": {"systemd": "neutron-metadata-agent"}}
+
+
+@pytest.fixture
+def pacemaker_agents(passive):
+    passive["cluster"] = {"manager": "pacemaker", "nodes": ["ctl1", "ctl2", "ctl3", "net1",
+                                                           "net2"],
+                          "fencing": "disabled-i-accept-split-brain",
+                          "resources": dict(PACEMAKER_AGENTS)}
+    return passive
+
+
+def test_pacemaker_may_run_the_agent_group_as_a_whole_in_active_passive(pacemaker_agents):
+    assert heal.pacemaker_agents(pacemaker_agents) == list(
+        ["neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent"])
+    assert [e for e in topology.validate(pacemaker_agents)
+            if "agent" in e or e.startswith("hastack:cluster")] == []
+    assert heal.units_for(pacemaker_agents, "net1") == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["cluster"]["resources"].pop("md"),
+     "hastack:cluster:resources: Pacemaker runs neutron-l3-agent, neutron-dhcp-agent but not "
+     "neutron-metadata-agent"),
+    (lambda t: t["services"]["neutron"]["agents"].update(mode="active_active", l3_ha=True),
+     "hastack:cluster:resources: Pacemaker runs the Neutron agents on one node at a time; set "
+     "hastack:services:neutron:agents:mode: active_passive"),
+    (lambda t: t["cluster"].update(nodes=["ctl1", "ctl2", "ctl3"]),
+     "hastack:cluster:nodes: Pacemaker runs the Neutron agents but the agent node(s) net1, "
+     "net2 are not cluster members"),
+])
+def test_pacemaker_agents_are_checked(pacemaker_agents, change, message):
+    change(pacemaker_agents)
+    assert any(e.startswith(message) for e in topology.validate(pacemaker_agents)), \
+        topology.validate(pacemaker_agents)
+
+
+def test_pacemaker_moves_the_group_and_hastack_only_hands_the_resources_over(
+        pacemaker_agents):
+    view = {"answering": ["net1", "net2"], "rolled_out": ["net1", "net2"]}
+    dead = {"kind": "neutron", "node": "ctl2", "host": "net1", "dead": ALL_KINDS,
+            "live": False, "keeper": "net2"}
+    action = heal.plan(pacemaker_agents, dead, view)
+    assert (action["action"], action["start"], action["stop"]) == (
+        "neutron_failover", False, False)
+    # Nothing else: no restart of a dead agent, no group started, no group stopped.
+    for event in (dict(dead, keeper=None), dict(dead, host="net2", keeper="net2"),
+                  dict(dead, live=True, dead=[])):
+        assert heal.plan(pacemaker_agents, event, view)["action"] == "none"
+
+
+def test_neutron_restart_leaves_pacemakers_agents_to_pacemaker(pacemaker_agents, tmp_path,
+                                                               monkeypatch):
+    client = FakeClient({})
+    runner = heal_runner(pacemaker_agents, tmp_path, client, monkeypatch)
+    ret = runner.neutron_restart()
+    assert ret["result"] is False and "crm_resource --restart" in ret["comment"]
+    assert client.calls == []

@@ -73,8 +73,7 @@ def test_active_passive_defaults_to_one_agent_of_each_kind(topo):
     agents = neutron.settings(topo)["agents"]
     assert (agents["l3_ha"], agents["dhcp_agents_per_network"]) == (False, 1)
     assert neutron.concurrent_agents(topo) == 1
-    # Planned, not rolled out yet: the only error is that one.
-    assert [e.split(": ")[0] for e in errors_of(topo)] == [neutron.FIELD + ":agents:mode"]
+    assert errors_of(topo) == [] and neutron.passive(topo)
 
 
 def test_server_config_uses_the_database_vip_not_a_node(topo):
@@ -276,9 +275,6 @@ def test_good_topology_with_neutron_is_valid(topo):
      "hastack:services:neutron:agents:dhcp_agents_per_network: 2 must be a number from 1"),
     (lambda t: t["services"]["neutron"]["agents"].update(mode="active_passive", nodes=["net1"]),
      "hastack:services:neutron:agents:nodes: active_passive needs at least 2"),
-    (lambda t: t["services"]["neutron"]["agents"].update(mode="active_passive", l3_ha=False,
-                                                         dhcp_agents_per_network=1),
-     "hastack:services:neutron:agents:mode: active_passive is not rolled out by this version"),
     (lambda t: t["services"]["neutron"].update(agents=["net1"]),
      "hastack:services:neutron:agents: must be a mapping"),
     (lambda t: t["services"]["neutron"].pop("vip"),
@@ -525,6 +521,11 @@ def test_units_per_node(topo):
     topo["services"]["neutron"]["agents"]["nodes"] = ["net1", "ctl3"]
     assert neutron.units(topo, "ctl3") == list(neutron.SERVER_UNITS + neutron.AGENT_UNITS)
     assert neutron.units(topo, "net2") == []
+    # active_passive: the agents run on one node, stopped on purpose elsewhere; healing and
+    # the service beacon must not start them (the group moves by neutron_failover).
+    topo["services"]["neutron"]["agents"]["mode"] = "active_passive"
+    assert neutron.units(topo, "net1") == []
+    assert neutron.units(topo, "ctl3") == list(neutron.SERVER_UNITS)
 
 
 def test_urls_node_and_vip(topo):
@@ -563,13 +564,67 @@ def test_dead_hosts_groups_dead_agents_by_host():
     assert neutron.live_elsewhere(fleet(net1=list(neutron.KINDS)), "net2") is False
 
 
+# -- active_passive: who keeps the agent group ---------------------------------------------
+
+def group(host, started, alive=True):
+    return [agent("%s-%s" % (k, host), k, host, alive=alive, started=started)
+            for k in neutron.KINDS]
+
+
+def test_the_group_stays_where_its_agents_started_last():
+    """net1 came back with its old agents (or was cut off) after the group moved to net2:
+    net2's agents started later, net2 keeps the group and net1 yields."""
+    agents = group("net1", "2026-11-23 09:00:00") + group("net2", "2026-11-23 09:05:00")
+    assert neutron.group_keeper(["net1", "net2"], agents) == "net2"
+    assert neutron.passive_role("net2", ["net1", "net2"], agents, True)[0] == "active"
+    role, why = neutron.passive_role("net1", ["net1", "net2"], agents, True)
+    assert (role, why) == ("standby", "the agents run on net2")
+
+
+def test_the_group_keeper_ignores_dead_agents_and_ties_go_to_pillar_order():
+    agents = group("net1", "2026-11-23 09:00:00", alive=False) + \
+        group("net2", "2026-11-23 08:00:00")
+    assert neutron.group_keeper(["net1", "net2"], agents) == "net2"
+    same = group("net1", "2026-11-23 09:00:00") + group("net2", "2026-11-23 09:00:00")
+    assert neutron.group_keeper(["net2", "net1"], same) == "net2"
+    assert neutron.group_keeper(["net1", "net2"], group("net1", "x", alive=False)) is None
+    # Dead agents counted: the last node that ran the group.
+    assert neutron.group_keeper(["net1", "net2"], agents, alive=False) == "net1"
+
+
+@pytest.mark.parametrize("agents, running_here, net1, net2", [
+    # First deploy: no agent anywhere; the first agent node starts the group.
+    ([], False, "active", "standby"),
+    # Every node lost power: the node that ran the group last gets it back.
+    (group("net2", "2026-11-23 09:00:00", alive=False), False, "standby", "active"),
+    # Agents started here, not reporting yet, none live elsewhere: keep them.
+    ([], True, "active", "active"),
+])
+def test_roles_with_no_live_agent(agents, running_here, net1, net2):
+    nodes = ["net1", "net2"]
+    assert neutron.passive_role("net1", nodes, agents, running_here)[0] == net1
+    assert neutron.passive_role("net2", nodes, agents, running_here)[0] == net2
+
+
+def test_a_group_handover_moves_everything_even_while_the_old_agents_look_alive():
+    """The group moved to net2; net1's agents were stopped but are still called alive for
+    agent_down_time: its router and network go to net2, legacy router off net1 first."""
+    agents = group("net1", "2026-11-23 09:00:00") + group("net2", "2026-11-23 09:05:00")
+    plan = neutron.reschedule_plan("net1", agents, {"L3 agent-net1": ["r1"]},
+                                   {"DHCP agent-net1": ["n1"]}, 1, 1, legacy_routers=["r1"])
+    assert [(a["action"], a["host"]) for a in plan] == [
+        ("remove_router", "net1"), ("add_router", "net2"),
+        ("add_network", "net2"), ("remove_network", "net1")]
+
+
 # -- the agents state (its Salt side, with systemd and the API stubbed) ----------------------
 
 class AgentsState:
     """_states/ha_neutron.py loaded with stubbed systemd, files under ``tmp_path`` and
     stubbed ha_neutron functions; ``calls`` records what it asked."""
 
-    def __init__(self, tmp_path, monkeypatch, stopped=(), blockers=(), test=False):
+    def __init__(self, tmp_path, monkeypatch, stopped=(), blockers=(), test=False,
+                 role=None, enabled=True, cluster=None):
         from test_salt_adapters import load
         self.path = str(tmp_path / "l3_agent.ini")
         with open(self.path, "w") as f:
@@ -582,12 +637,29 @@ class AgentsState:
             "ha_neutron.restart_blockers": lambda: self.calls.append("blockers") or
             list(blockers),
             "ha_neutron.restart_agents": lambda **kw: self.calls.append(("restart", kw)) or {
-                "result": True, "seconds": 9.9, "comment": "back after 9.9 s"}})
+                "result": True, "seconds": 9.9, "comment": "back after 9.9 s"},
+            "ha_topology.get": lambda: {"cluster": cluster or {}, "services": {"neutron": {
+                "agents": {"mode": "active_passive" if role else "active_active"}}}},
+            "ha_neutron.passive_role": self.role,
+            "ha_neutron.reschedule": self.reschedule}, __grains__={"id": "net1"})
+        self.answer_role = role
         states = {u: ("inactive" if u in stopped else "active") for u in neutron.AGENT_UNITS}
+        on = "enabled" if enabled else "disabled"
         monkeypatch.setattr(self.mod, "_each", lambda verb, units: states if
-                            verb == "is-active" else {u: "enabled" for u in units})
+                            verb == "is-active" else {u: on for u in units})
         monkeypatch.setattr(self.mod.subprocess, "run",
                             lambda argv, **kw: self.calls.append(tuple(argv)))
+
+    def role(self):
+        if isinstance(self.answer_role, Exception):
+            raise self.answer_role
+        return {"role": self.answer_role, "why": "because"}
+
+    def reschedule(self, host, test=False, forget=False):
+        self.calls.append(("reschedule", host, test, forget))
+        what = {"moved": ["add router r1 to the L3 agent a2 on net2"],
+                "forgotten": ["forget the L3 agent a1 of net1"]}
+        return {"result": None if test else True, "changes": what, "comment": "handed over"}
 
     def read(self):
         with open(self.path) as f:
@@ -632,3 +704,76 @@ def test_agents_state_with_test_true_only_says(tmp_path, monkeypatch):
     ret = st.mod.agents_running()
     assert ret["result"] is None and ret["changes"]["files"] == [st.path]
     assert st.calls == [] and st.read() == "current\n"
+
+
+UNITS = list(neutron.AGENT_UNITS)
+
+
+def test_passive_active_node_starts_its_stopped_agents_and_never_enables_them(
+        tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, role="active", stopped=UNITS)
+    ret = st.mod.agents_running()
+    assert ret["result"] is True
+    assert ret["changes"] == {"started": UNITS, "disabled": UNITS}
+    # No blocker check: in active_passive nobody else runs the agents, by design.
+    assert st.calls == [("systemctl", "disable") + tuple(UNITS),
+                        ("restart", {"timeout": 120, "force": True, "units": UNITS})]
+
+
+def test_passive_active_node_with_nothing_to_do_changes_nothing(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, role="active", enabled=False)
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and ret["changes"] == {} and st.calls == []
+    assert "active_passive, active" in ret["comment"]
+
+
+def test_passive_standby_node_stops_and_hands_its_resources_over(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, role="standby", enabled=False)
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and st.read() == "changed\n"     # ready to take over
+    assert ret["changes"] == {"files": [st.path], "stopped": UNITS,
+                              "moved": ["add router r1 to the L3 agent a2 on net2"],
+                              "forgotten": ["forget the L3 agent a1 of net1"]}
+    assert ("systemctl", "stop") + tuple(UNITS) in st.calls
+    assert st.calls[-1] == ("reschedule", "net1", False, True)
+    assert not [c for c in st.calls if c[0] == "restart"]
+
+
+def test_passive_standby_with_test_true_only_says(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, role="standby", test=True)
+    ret = st.mod.agents_running()
+    assert ret["result"] is None
+    assert set(ret["changes"]) == {"stopped", "disabled", "moved", "forgotten"}
+    assert st.calls == [("reschedule", "net1", True, True)]
+
+
+def test_passive_with_unreadable_agents_changes_nothing(tmp_path, monkeypatch):
+    st = AgentsState(tmp_path, monkeypatch, role=RuntimeError("the agents cannot be read"))
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is False and "cannot be read" in ret["comment"]
+    assert st.calls == [] and st.read() == "current\n"
+
+
+def test_agents_pacemaker_runs_only_get_their_files(tmp_path, monkeypatch):
+    cluster = {"manager": "pacemaker", "resources": {
+        u: {"systemd": u} for u in neutron.AGENT_UNITS}}
+    st = AgentsState(tmp_path, monkeypatch, role="active", stopped=UNITS, cluster=cluster)
+    assert st.mod.agents_running()["changes"] == {} and st.calls == []   # stopped: fine
+    st.wanted = "changed\n"
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and ret["changes"] == {"files": [st.path]}
+    assert st.read() == "changed\n" and "crm_resource --restart" in ret["comment"]
+    assert st.calls == [("systemctl", "daemon-reload")]       # nothing started or stopped
+
+
+def test_the_api_session_and_its_token_are_reused_until_the_credentials_change(topo):
+    """A token per call would be a password check in Keystone every 5 s (the beacon) and
+    every second of a wait; one session keeps its token (keystoneauth1 renews it)."""
+    from test_salt_adapters import load
+    mod = load("_modules", "ha_neutron", __salt__={"ha_topology.get": lambda: topo})
+    first, url = mod._api()
+    assert mod._api()[0] is first and url.endswith(":9696/v2.0")
+    topo["secrets"]["keystone_admin_password"] = "another-password-1234"
+    assert mod._api()[0] is not first and len(mod._SESSION) == 1
