@@ -2,7 +2,9 @@
 both network nodes alive and the Networking API answering through the VIP with a Keystone
 token (and refusing without one); a rolling restart of the network nodes that never shows a
 moment with no live DHCP or L3 agent; and, with net1 powered off, its router and network
-hosted by net2's agents, the move in the heal log.
+hosted by net2's agents, the move in the heal log; last, ``agents:mode: active_passive``:
+one node runs the agent group, it moves when that node is powered off, and the node that
+comes back does not start a second one (then the lab goes back to active_active).
 
 The lab's kernel has no Open vSwitch: these tests check the control plane (agents,
 scheduling), not packets. The router is a legacy one with no ports and the network has no
@@ -15,7 +17,7 @@ import pytest
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 
-from conftest import hastack
+from conftest import NODES, hastack
 from hastack import neutron
 from hastack.lab import netapi
 
@@ -126,3 +128,103 @@ def test_a_lost_network_node_has_its_router_and_network_moved(lab, api, hosted_o
     lab.wait_for(lambda: lab.ping(["net1"]) == {"net1"}, timeout=120, what="net1's minion")
     lab.wait_for(lambda: all(a["alive"] for a in api.agents()), timeout=120,
                  what="net1's agents alive again")
+
+
+# -- active_passive: the seeds' layout, one node runs the agent group ----------------------
+
+def _apply(lab, node, sls):
+    ret = lab.salt(node, "state.apply", sls, timeout=600).get(node)
+    assert isinstance(ret, dict) and all(s["result"] for s in ret.values()), ret
+    return [s for s in ret.values() if s["changes"]]
+
+
+def _units(lab, node, verb):
+    return lab.sh(node, "systemctl", verb, *neutron.AGENT_UNITS).stdout.split()
+
+
+def _switch(lab, write):
+    """``write`` the lab's pillar, refresh it on every node (the beacons read it), then
+    apply each network node's agents state (the network phase of orch.deploy, one node at a
+    time). The controllers keep their scheduling settings: the test places its router and
+    network itself, so they do not matter here, and restarting every controller would cost
+    minutes."""
+    write()
+    lab.salt("-L", ",".join(NODES), "saltutil.refresh_pillar", "wait=True")
+    return {node: _apply(lab, node, "neutron.agents") for node in NETWORK_NODES}
+
+
+def _passive_pillar(lab):
+    topo = lab.lab.topology()
+    topo["services"]["neutron"].setdefault("agents", {}).update(
+        mode="active_passive", l3_ha=False, dhcp_agents_per_network=1)
+    lab.lab.write_pillar(topo)
+
+
+def test_active_passive_runs_one_agent_group_and_moves_it_when_its_node_dies(lab, api):
+    """With ``agents:mode: active_passive`` one network node runs the L3, DHCP and metadata
+    agents; the other stands by with its agents stopped and not enabled. Powering off the
+    group's node moves the group (and the router and network it hosted) to the other node;
+    the node that comes back does not start a second group."""
+    path = lab.lab.topology_path
+    with open(path) as f:
+        active_active = f.read()
+
+    def restore():
+        with open(path, "w") as f:
+            f.write(active_active)
+    try:
+        _switch(lab, lambda: _passive_pillar(lab))
+        found = api.agents()
+        hosts = {a["host"] for a in found}
+        assert len(hosts) == 1 and all(a["alive"] for a in found), found
+        (keeper,) = hosts
+        (standby,) = [n for n in NETWORK_NODES if n != keeper]
+        assert sorted(a["agent_type"] for a in found) == sorted(KINDS)
+        assert _units(lab, keeper, "is-active") == ["active"] * 3
+        assert "active" not in _units(lab, standby, "is-active")
+        assert "enabled" not in _units(lab, keeper, "is-enabled") + _units(
+            lab, standby, "is-enabled")
+        # Applying it again changes nothing.
+        assert _apply(lab, keeper, "neutron.agents") == []
+        assert _apply(lab, standby, "neutron.agents") == []
+
+        router, network = api.place_on(keeper, "lab-neutron-passive")
+        try:
+            hastack("lab", "kill", keeper)
+            killed = time.monotonic()
+            try:
+                moved = api.wait_moved(router, network, standby, killed, timeout=240)
+                assert moved is not None, "the group did not move to %s in 240 s" % standby
+                print("\n[neutron] active_passive: %s powered off; the agent group runs on %s "
+                      "with its router and network after %.1f s" % (keeper, standby, moved))
+                # The heal's record is written once it also deleted the old agent records.
+                lab.wait_for(lambda: router in lab.salt_run(
+                    "hastack.heal_log", "resource=neutron:" + keeper, "--out=json").stdout,
+                    timeout=60, what="the failover in the heal log")
+                log = lab.salt_run("hastack.heal_log", "resource=neutron:" + keeper,
+                                   "--out=json").stdout
+                assert "neutron_failover" in log and network in log, log[-2000:]
+                found = api.agents()
+                assert {a["host"] for a in found} == {standby}, found  # old records forgotten
+            finally:
+                hastack("lab", "start", keeper)
+            lab.wait_for(lambda: lab.ping([keeper]) == {keeper}, timeout=120,
+                         what="%s's minion" % keeper)
+            # It booted with its agents' units disabled: none has run since the boot (not
+            # even briefly, until healing stopped it), and the beacon finds nothing to do.
+            time.sleep(10)
+            assert lab.sh(keeper, "systemctl", "show", "--value", "-p",
+                          "ActiveEnterTimestampMonotonic", *neutron.AGENT_UNITS
+                          ).stdout.split() == ["0"] * 3
+            found = api.agents()
+            assert {a["host"] for a in found} == {standby} and all(
+                a["alive"] for a in found), found
+            assert api.hosts_of(router, network) == ({standby}, {standby})
+        finally:
+            api.remove(router, network)
+    finally:
+        _switch(lab, restore)
+        lab.wait_for(lambda: sorted((a["host"], a["agent_type"]) for a in api.agents()
+                                    if a["alive"]) == sorted((h, k) for h in NETWORK_NODES
+                                                             for k in KINDS),
+                     timeout=180, what="every agent on both network nodes alive again")
