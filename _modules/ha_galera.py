@@ -174,11 +174,16 @@ def bootstrap():
     return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
 
 
+# How long ``join`` lets a running member that is not Synced stop before it kills it.
+JOIN_KILL_AFTER = 10
+
+
 def join(donor=None):
     """
     Start MariaDB so it joins the running Primary component (IST, or SST if too far behind).
     A MariaDB that runs but is not Synced (restarted by systemd during an outage and left
-    outside the Primary component) is restarted instead. ``donor``: the
+    outside the Primary component, or evicted while joining) is stopped first, and killed
+    after ``JOIN_KILL_AFTER`` seconds if it does not stop, then started. ``donor``: the
     ``wsrep_sst_donor`` list for this start only (``hastack.galera.sst_donors``).
 
     CLI Example:
@@ -188,15 +193,23 @@ def join(donor=None):
         salt ctl2 ha_galera.join
         salt ctl4 ha_galera.join donor=ctl3,ctl2,
     """
-    verb = "restart" if _running() and not galera.healthy(status()) else "start"
+    if _running() and not galera.healthy(status()):
+        # Stopped first, killed if it ignores SIGTERM: a member waiting for a Primary
+        # component or inside a state transfer does not stop, and Debian's unit then waits
+        # 15 min (TimeoutStopSec) and never sends SIGKILL (seen in CI: a rejoin's restart
+        # hung in "deactivating"). It serves nothing and has committed nothing since it
+        # started (see ``stop``).
+        stopped = stop(kill_after=JOIN_KILL_AFTER)
+        if not stopped["result"]:
+            return stopped
     if not donor:
-        return _systemctl(verb, 900)
+        return _systemctl("start", 900)
     # Debian's unit passes $MYSQLD_OPTS to mariadbd (galera_new_cluster sets its own
     # variable the same way); unset at once, so a later restart by systemd names no donor.
     subprocess.run(["systemctl", "set-environment",
                     "MYSQLD_OPTS=--wsrep_sst_donor=%s" % donor], check=False, timeout=30)
     try:
-        return _systemctl(verb, 900)
+        return _systemctl("start", 900)
     finally:
         subprocess.run(["systemctl", "unset-environment", "MYSQLD_OPTS"], check=False,
                        timeout=30)

@@ -97,3 +97,25 @@ def test_galera_stop_does_not_kill_a_member_that_stops(monkeypatch):
     mod, calls = galera_module(monkeypatch, stops_after=2)
     assert mod.stop(kill_after=5) == {"result": True, "comment": "stopped"}
     assert calls == [["stop", "--no-block", "mariadb"]]
+
+
+def test_galera_join_kills_a_member_stuck_outside_the_primary_then_starts_it(monkeypatch):
+    """Debian's unit never sends SIGKILL and waits 15 min for a stop: a member that ignores
+    SIGTERM while outside the Primary component must not hang the join."""
+    clock = [0.0]
+    mod, calls = galera_module(monkeypatch, stops_after=None)
+    monkeypatch.setattr(mod.time, "monotonic", lambda: clock.__setitem__(0, clock[0] + 1)
+                        or clock[0])
+    monkeypatch.setattr(mod, "status", lambda: {"synced": False, "primary": False,
+                                                "ready": False})
+    assert mod.join()["result"] is True
+    assert calls == [["stop", "--no-block", "mariadb"], ["kill", "-s", "KILL", "mariadb"],
+                     ["start", "mariadb"]]
+
+
+def test_galera_join_starts_a_stopped_member_without_stopping_anything(monkeypatch):
+    mod, calls = galera_module(monkeypatch, stops_after=0)
+    monkeypatch.setattr(mod, "status", lambda: None)
+    assert mod.join(donor="ctl3,")["result"] is True
+    assert calls == [["set-environment", "MYSQLD_OPTS=--wsrep_sst_donor=ctl3,"],
+                     ["start", "mariadb"], ["unset-environment", "MYSQLD_OPTS"]]
