@@ -479,27 +479,38 @@ def _status_ask(client, nodes, fun, timeout=5, **kwargs):
 
 
 def _status_answers(client, topo):
-    """Every node's raw answers for ``hastack.status.summarize``: test.ping first, then each
-    layer's function, asked only of the nodes that answered the ping."""
+    """Every node's raw answers for ``hastack.status.summarize``: test.ping first, then, of
+    the nodes that answered it, each node's layer functions in one multi-function call
+    (``hastack.status.batches``); a service-wide check whose node turns out to be another
+    is asked there afterwards."""
     # A node that is down costs timeout + gather_job_timeout (10 s by default) here; a live
     # minion answers the find_job query at once, so 2 s is enough.
     pinged = _status_ask(client, list(topo.get("nodes") or {}), "test.ping",
                          gather_job_timeout=2)
     answers = {"ping": {n: a is True for n, a in pinged.items()}}
-    for section, fun, nodes in _plane.plan(topo):
-        answers[section] = _status_ask(client, [n for n in nodes if answers["ping"].get(n)],
-                                       fun)
+    answers.update({section: {} for section, _, _ in _plane.plan(topo)})
+    asked = {}
+    for nodes, calls in _plane.batches(topo, [n for n, up in answers["ping"].items() if up]):
+        got = client.cmd(nodes, [fun for _, fun in calls], [[] for _ in calls],
+                         tgt_type="list", timeout=10)
+        for node, ret in got.items():
+            for key, fun in calls:
+                # A minion that did not return answers Salt's text, read as unknown.
+                asked.setdefault(key, {})[node] = ret.get(fun) if isinstance(ret, dict) \
+                    else ret
+    for section in answers:
+        answers[section].update(asked.get(section) or {})
     services = topo.get("services") or {}
-    if "keystone" in services:
-        node = _plane.catalog_node(topo, answers)
-        answers["catalog_node"] = node
-        answers["catalog"] = (_status_ask(client, [node], "ha_keystone.catalog_check",
-                                          timeout=20).get(node) if node else None)
-    if "neutron" in services:
-        node = _plane.answer_node(topo, answers, "neutron")
-        answers["neutron_agents_node"] = node
-        answers["neutron_agents"] = (_status_ask(client, [node], "ha_neutron.agents",
-                                                 timeout=20).get(node) if node else None)
+    for key, fun, service in _plane.WIDE:
+        if service not in services:
+            continue
+        node = _plane.answer_node(topo, answers, service)
+        answers[key + "_node"] = node
+        if node and node in (asked.get(key) or {}):
+            answers[key] = asked[key][node]
+        else:
+            answers[key] = (_status_ask(client, [node], fun, timeout=20).get(node)
+                            if node else None)
     return answers
 
 

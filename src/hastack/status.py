@@ -98,6 +98,36 @@ def plan(topo):
     return [(section, fun, whom[section]) for section, fun in FUNCTIONS if whom[section]]
 
 
+# The service-wide checks, each run on one node of its service: (answers key, function,
+# service). Their node is :func:`answer_node`'s.
+WIDE = (("catalog", "ha_keystone.catalog_check", "keystone"),
+        ("neutron_agents", "ha_neutron.agents", "neutron"))
+
+
+def batches(topo, up):
+    """The status pass's Salt calls after test.ping, one per distinct list of functions:
+    ``[(nodes, [(answers key, function)])]``, each node in ``up`` getting its layers'
+    functions (:func:`plan`) in one multi-function call, instead of one round trip through
+    the master per layer. A service-wide check goes with the first node of its service that
+    is up: the node :func:`answer_node` picks unless that node's health did not answer (then
+    the runner asks the one it picks)."""
+    wanted = {}
+    for section, fun, nodes in plan(topo):
+        for node in nodes:
+            if node in up:
+                wanted.setdefault(node, []).append((section, fun))
+    services = topo.get("services") or {}
+    for key, fun, service in WIDE:
+        first = next((n for n in _members(topo, service) if n in up), None)
+        if service in services and first:
+            wanted.setdefault(first, []).append((key, fun))
+    groups = {}
+    for node in topo.get("nodes") or {}:
+        if wanted.get(node):
+            groups.setdefault(tuple(wanted[node]), []).append(node)
+    return [(nodes, list(calls)) for calls, nodes in groups.items()]
+
+
 def answer_node(topo, answers, service):
     """The node of ``service`` to run a service-wide check on (Keystone's catalog, Neutron's
     agent list): the first (pillar order) whose health check (``answers[service]``)

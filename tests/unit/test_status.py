@@ -316,7 +316,11 @@ class FakeClient:
     test.ping); records every call, and the timeout of each function."""
 
     def __init__(self, *rounds):
-        self.rounds, self.calls, self.timeouts = list(rounds), [], {}
+        self.rounds, self.calls, self.timeouts, self.multi = list(rounds), [], {}, []
+
+    def asked(self, fun):
+        """The nodes asked ``fun``, in the order asked, over every call."""
+        return [n for f, nodes in self.calls if f == fun for n in nodes]
 
     def __enter__(self):
         return self
@@ -324,8 +328,14 @@ class FakeClient:
     def __exit__(self, *exc):
         return False
 
-    def cmd(self, nodes, fun, tgt_type=None, timeout=None, **kwargs):
+    def cmd(self, nodes, fun, arg=None, tgt_type=None, timeout=None, **kwargs):
         assert tgt_type == "list"
+        if isinstance(fun, list):
+            # A multi-function call: one answer per function per node that returned.
+            assert arg == [[] for _ in fun]
+            self.multi.append((list(fun), list(nodes)))
+            got = {f: self.cmd(nodes, f, tgt_type=tgt_type, timeout=timeout) for f in fun}
+            return {n: {f: got[f][n] for f in fun} for n in nodes}
         if fun == "test.ping" and self.calls and len(self.rounds) > 1:
             self.rounds.pop(0)
         self.calls.append((fun, list(nodes)))
@@ -363,8 +373,8 @@ def test_runner_asks_only_the_nodes_that_answered_the_ping(good, monkeypatch, ca
     assert runner.status()["retcode"] == 1
     assert "ctl3  node down" in capsys.readouterr().out
     assert client.calls[0] == ("test.ping", NODES)
-    assert ("ha_galera.status", ["ctl1", "ctl2"]) in client.calls
-    assert ("ha_keystone.catalog_check", ["ctl1"]) in client.calls
+    assert client.asked("ha_galera.status") == ["ctl1", "ctl2"]
+    assert client.asked("ha_keystone.catalog_check") == ["ctl1"]
     assert all("ctl3" not in nodes for fun, nodes in client.calls[1:])
 
 
@@ -504,7 +514,7 @@ def test_plan_and_runner_ask_the_cluster_members(clustered, monkeypatch):
     assert ("cluster", "ha_cluster.status", CTL) in status.plan(clustered)
     client = FakeClient(cluster_answers(clustered))
     report = runner_with(clustered, monkeypatch, client, output="json").status()
-    assert ("ha_cluster.status", CTL) in client.calls
+    assert client.asked("ha_cluster.status") == CTL
     assert report["green"] is True and report["cluster"]["ok"] is True
     assert report["warnings"]
 
@@ -736,8 +746,8 @@ def test_runner_asks_the_agents_of_one_neutron_server(plane, monkeypatch):
     answers["neutron"]["ctl2"] = None
     client = FakeClient(answers)
     report = runner_with(plane, monkeypatch, client, output="json").status()
-    assert ("ha_neutron.health", ["ctl2", "ctl3"]) in client.calls
-    assert ("ha_neutron.agents", ["ctl3"]) in client.calls
+    assert client.asked("ha_neutron.health") == ["ctl2", "ctl3"]
+    assert client.asked("ha_neutron.agents") == ["ctl2", "ctl3"]
     assert client.timeouts["ha_neutron.agents"] == 20
     assert report["neutron"]["agents_checked_on"] == "ctl3"
     assert len(report["neutron"]["agents"]) == 6
@@ -749,3 +759,22 @@ def test_runner_without_neutron_does_not_ask_for_agents(good, monkeypatch):
     report = runner_with(good, monkeypatch, client, output="json").status()
     assert report["green"] is True and "neutron" not in report
     assert not any(fun.startswith("ha_neutron") for fun, _ in client.calls)
+
+
+def test_batches_one_multi_function_call_per_distinct_list(plane):
+    layers = [(s, f) for s, f, _ in status.plan(plane)]
+    wide = [("catalog", "ha_keystone.catalog_check"), ("neutron_agents", "ha_neutron.agents")]
+    assert status.batches(plane, NODES) == [(["ctl1"], layers + wide),
+                                            (["ctl2", "ctl3"], layers)]
+    # ctl1 down: the service-wide checks go with ctl2; a node nobody asks anything is left out.
+    assert status.batches(plane, ["ctl2", "ctl3", "net1"]) == [(["ctl2"], layers + wide),
+                                                               (["ctl3"], layers)]
+
+
+def test_runner_green_pass_is_the_ping_and_one_call_per_batch(plane, monkeypatch):
+    client = FakeClient(neutron_answers())
+    report = runner_with(plane, monkeypatch, client, output="json").status()
+    assert report["green"] is True, report["problems"]
+    assert [nodes for _, nodes in client.multi] == [["ctl1"], ["ctl2", "ctl3"]]
+    assert [f for f, _ in client.calls].count("ha_keystone.catalog_check") == 1
+    assert report["neutron"]["agents_checked_on"] == "ctl1"
