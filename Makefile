@@ -16,8 +16,9 @@ lab: host-deps venv
 # booted but not yet deployed: they need only the master, and the deployed controllers'
 # services take a core the emulated CPUs would otherwise have (the VMs are removed after
 # them whatever happened). The stale-lab test runs last: it kills the lab. Adding and
-# removing a controller under load (tests/lab/test_membership.py) takes 25 min on a 2-core
-# machine, where it would push this past 90 min: it is its own target, test-membership.
+# removing a controller under load, and a RabbitMQ node dropped from the pillar and added
+# back (tests/lab/test_membership.py) take 30 min on a 2-core machine, where they would push
+# this past 90 min: they are their own target, test-membership.
 # The chaos suite takes the lab as the lab tests left it, deployed (no second orch.deploy,
 # about 4 min with Neutron); each scenario still starts from a green `hastack.status`.
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider

@@ -1,6 +1,8 @@
 """RabbitMQ in the lab: one cluster of the pillar's members with no partitions, guest gone,
 no confirmed message lost when a quorum queue's leader node is killed -9, the killed node
-back in the cluster, and a node removed from the pillar forgotten (then added back)."""
+back in the cluster, classic mirroring when the pillar asks. A node removed from the pillar
+(forgotten, then added back: two orch.deploys) is tested with the other membership changes,
+in tests/lab/test_membership.py."""
 
 import os
 import pika
@@ -66,31 +68,6 @@ def test_no_confirmed_message_lost_when_the_leader_node_dies(lab, creds):
     # systemd restarts the killed node (Restart=on-failure); it comes back into the cluster.
     lab.wait_for(lambda: status(lab, others[0])["running"] == MEMBERS, timeout=180,
                  what="%s back in the cluster" % leader)
-
-
-def _deploy(lab):
-    res = lab.salt_run("state.orchestrate", "orch.deploy", timeout=1200)
-    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
-
-
-def test_a_node_removed_from_the_pillar_is_forgotten_and_can_come_back(lab):
-    path = lab.lab.topology_path
-    good = open(path).read()
-    doc = yaml.safe_load(good)
-    doc["hastack"]["services"]["rabbitmq"]["nodes"] = ["ctl1", "ctl2"]
-    with open(path, "w") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
-    try:
-        _deploy(lab)
-        st = status(lab)
-        assert (st["nodes"], st["running"]) == (["ctl1", "ctl2"], ["ctl1", "ctl2"])
-        assert lab.sh("ctl3", "systemctl", "is-active", "rabbitmq-server").stdout.strip() \
-            != "active"
-    finally:
-        with open(path, "w") as f:
-            f.write(good)
-    _deploy(lab)
-    assert status(lab)["running"] == MEMBERS
 
 
 def test_classic_mirroring_by_policy_when_the_pillar_asks(lab):
