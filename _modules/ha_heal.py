@@ -22,17 +22,23 @@ def _active(unit):
     return res.stdout.strip()
 
 
-def ensure_running(unit, settle=30):
+def ensure_running(unit, settle=30, restart_starting=True):
     """
     Start ``unit`` if it is not running, in one call (no restart when it runs: somebody
     fixed it in the meantime). A unit systemd is starting or stopping is given ``settle``
     seconds to finish first. ``{"was", "restarted", "active", "comment"}``.
+
+    restart_starting
+        False: a unit still starting after ``settle`` is left to its own start timeout, not
+        restarted (MariaDB: a joiner's state transfer takes as long as it takes, and a
+        joining mariadbd ignores the stop a restart begins with).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl2 ha_heal.ensure_running keystone
+        salt ctl2 ha_heal.ensure_running mariadb restart_starting=False
     """
     was = _active(unit)
     deadline = time.monotonic() + settle
@@ -42,6 +48,9 @@ def ensure_running(unit, settle=30):
     if was == "active":
         return {"was": was, "restarted": False, "active": True,
                 "comment": "%s was already active" % unit}
+    if was == "activating" and not restart_starting:
+        return {"was": was, "restarted": False, "active": False,
+                "comment": "%s still starting after %d s; left to finish" % (unit, settle)}
     # reset-failed first: a unit that hit its start limit refuses a plain restart.
     subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, timeout=30)
     res = subprocess.run(["systemctl", "restart", unit], capture_output=True, text=True,

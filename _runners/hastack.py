@@ -1072,7 +1072,8 @@ def _heal_act(client, topo, action):
                 (out if ok else bad).append("%s: %s: %s" % (
                     node, what, ret.get("comment") if isinstance(ret, dict) else ret))
                 continue
-            ret = client.cmd([node], "ha_heal.ensure_running", ["mariadb"], tgt_type="list",
+            ret = client.cmd([node], "ha_heal.ensure_running",
+                             ["mariadb", "restart_starting=False"], tgt_type="list",
                              timeout=900).get(node)
             ok = isinstance(ret, dict) and ret["active"]
             (out if ok else bad).append("%s: %s" % (node, ret["comment"] if isinstance(

@@ -119,3 +119,43 @@ def test_galera_join_starts_a_stopped_member_without_stopping_anything(monkeypat
     assert mod.join(donor="ctl3,")["result"] is True
     assert calls == [["set-environment", "MYSQLD_OPTS=--wsrep_sst_donor=ctl3,"],
                      ["start", "mariadb"], ["unset-environment", "MYSQLD_OPTS"]]
+
+
+def heal_module(monkeypatch, states):
+    """ha_heal with systemctl faked: ``is-active`` answers ``states`` in turn (the last
+    one from then on); records every other systemctl call."""
+    mod = load("_modules", "ha_heal")
+    states, calls = list(states), []
+
+    def run(argv, **kw):
+        if argv[1] == "is-active":
+            out = states.pop(0) if len(states) > 1 else states[0]
+            return type("Res", (), {"returncode": 0, "stdout": out + "\n", "stderr": ""})()
+        calls.append(argv[1:])
+        if argv[1] == "restart":
+            states[:] = ["active"]
+        return type("Res", (), {"returncode": 0, "stdout": "", "stderr": ""})()
+    clock = [0.0]
+    monkeypatch.setattr(mod.subprocess, "run", run)
+    monkeypatch.setattr(mod.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(mod.time, "monotonic", lambda: clock[0])
+    return mod, calls
+
+
+def test_heal_ensure_running_restarts_a_stopped_unit(monkeypatch):
+    mod, calls = heal_module(monkeypatch, ["inactive"])
+    ret = mod.ensure_running("keystone")
+    assert ret["restarted"] is True and ret["active"] is True
+    assert calls == [["reset-failed", "keystone"], ["restart", "keystone"]]
+
+
+def test_heal_ensure_running_leaves_a_starting_mariadb_to_finish(monkeypatch):
+    """A joiner in a state transfer stays 'activating' past the settle time: restarting it
+    would abort the transfer and hang on a stop mariadbd ignores."""
+    mod, calls = heal_module(monkeypatch, ["activating"])
+    ret = mod.ensure_running("mariadb", restart_starting=False)
+    assert ret == {"was": "activating", "restarted": False, "active": False,
+                   "comment": "mariadb still starting after 30 s; left to finish"}
+    assert calls == []
+    mod, calls = heal_module(monkeypatch, ["activating"])
+    assert mod.ensure_running("keystone")["restarted"] is True
