@@ -77,6 +77,7 @@ STATE_DIR = "/var/lib/neutron"
 USER = "neutron"
 MANAGED = loadbalancer.MANAGED
 ROOT_HELPER = "env"     # the agents run as root (LAB-NOTES, "Neutron from PyPI")
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 MODES = ("active_active", "active_passive")
 SECRETS = ("neutron_db_password", "neutron_service_password", "neutron_metadata_secret")
@@ -434,7 +435,10 @@ def render_unit(topo, node, name):
     ]
     if agent:
         lines += ["# dnsmasq, keepalived and haproxy outlive an agent restart.",
-                  "KillMode=process"]
+                  "KillMode=process",
+                  "# root_helper is env: the privsep helper and the state-change helper the",
+                  "# agents start are found in the venv (else env exits 127: privsep fails).",
+                  "Environment=PATH=%s/bin:%s" % (VENV, SYSTEM_PATH)]
     else:
         # The state sets the same mode: systemd applies it at every start.
         lines += ["StateDirectory=neutron", "StateDirectoryMode=0750", "KillMode=mixed",
@@ -565,10 +569,14 @@ def _started(agent):
 
 def group_keeper(nodes, agents, alive=True):
     """``active_passive``: the node that keeps the agent group. Of the ``nodes`` with a live
-    agent, the one whose agents started last: hastack started them there when it moved the
-    group, so an older holder is a node that came back (or was cut off) and must yield.
-    Ties go to pillar order. None when no node has a live agent. With ``alive=False`` dead
-    agents count too: the last node that ran the group (after a power loss of every node)."""
+    agent, the one with the most kinds of the group live, then the one whose agents started
+    last: hastack started them there when it moved the group, so an older holder is a node
+    that came back (or was cut off) and must yield. Counting the kinds first keeps a whole
+    group ahead of a lone agent that re-registered (with a new start time) while its node
+    was handing the group over (seen in a CI-like run: the group flipped to the node that
+    was stopping). Ties go to pillar order. None when no node has a live agent. With
+    ``alive=False`` dead agents count too: the last node that ran the group (after a power
+    loss of every node)."""
     nodes = list(nodes)
 
     def counted(a, n):
@@ -576,8 +584,9 @@ def group_keeper(nodes, agents, alive=True):
     holders = [n for n in nodes if any(counted(a, n) for a in agents)]
     if not holders:
         return None
-    return max(holders, key=lambda n: (max(_started(a) for a in agents if counted(a, n)),
-                                       -nodes.index(n)))
+    return max(holders, key=lambda n: (
+        len({a.get("agent_type") for a in agents if counted(a, n)}),
+        max(_started(a) for a in agents if counted(a, n)), -nodes.index(n)))
 
 
 def passive_role(node, nodes, agents, running_here):

@@ -207,6 +207,17 @@ def test_agent_units_leave_dnsmasq_and_keepalived_running(topo):
     assert "--config-file /etc/neutron/plugins/ml2/ml2_conf.ini" in rpc
 
 
+def test_agent_units_find_the_privsep_helper_in_the_venv(topo):
+    """root_helper is ``env``: oslo.privsep runs ``env privsep-helper ...``, which exits 127
+    unless the venv's bin is on the unit's PATH (seen in the lab's L3 agent log)."""
+    for name in neutron.AGENT_UNITS:
+        unit = neutron.render_unit(topo, "net1", name)
+        (path,) = [line for line in unit.splitlines() if line.startswith("Environment=PATH=")]
+        dirs = path.split("=", 2)[2].split(":")
+        assert dirs[0] == "/opt/neutron/bin" and "/usr/sbin" in dirs and "/bin" in dirs
+    assert "Environment=PATH" not in neutron.render_unit(topo, "ctl1", "neutron-api")
+
+
 def test_server_units_keep_the_state_directory_mode_the_state_sets(topo):
     """systemd sets StateDirectory's mode at every start: the same as salt/neutron/common.sls
     so a second deploy finds nothing to change."""
@@ -579,6 +590,17 @@ def test_the_group_stays_where_its_agents_started_last():
     assert neutron.passive_role("net2", ["net1", "net2"], agents, True)[0] == "active"
     role, why = neutron.passive_role("net1", ["net1", "net2"], agents, True)
     assert (role, why) == ("standby", "the agents run on net2")
+
+
+def test_a_whole_group_keeps_it_against_a_lone_agent_that_registered_again():
+    """net2 hands the group over: its L3 agent, still stopping, reports once more after its
+    record was deleted and registers again with a new start time. net1's whole group keeps
+    it; net2 stays the one that yields."""
+    agents = group("net1", "2026-11-23 09:00:00") + [
+        agent("l3-net2", neutron.L3, "net2", started="2026-11-23 09:00:20")]
+    assert neutron.group_keeper(["net1", "net2"], agents) == "net1"
+    assert neutron.passive_role("net1", ["net1", "net2"], agents, True)[0] == "active"
+    assert neutron.passive_role("net2", ["net1", "net2"], agents, True)[0] == "standby"
 
 
 def test_the_group_keeper_ignores_dead_agents_and_ties_go_to_pillar_order():
