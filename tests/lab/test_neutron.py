@@ -172,6 +172,14 @@ def test_active_passive_runs_one_agent_group_and_moves_it_when_its_node_dies(lab
     def restore():
         with open(path, "w") as f:
             f.write(active_active)
+
+    def every_agent_alive():
+        lab.wait_for(lambda: sorted((a["host"], a["agent_type"]) for a in api.agents()
+                                    if a["alive"]) == sorted((h, k) for h in NETWORK_NODES
+                                                             for k in KINDS),
+                     timeout=180, what="every agent on both network nodes alive")
+    # From a settled lab: the test before may have just powered a network node back on.
+    every_agent_alive()
     try:
         _switch(lab, lambda: _passive_pillar(lab))
         found = api.agents()
@@ -224,7 +232,4 @@ def test_active_passive_runs_one_agent_group_and_moves_it_when_its_node_dies(lab
             api.remove(router, network)
     finally:
         _switch(lab, restore)
-        lab.wait_for(lambda: sorted((a["host"], a["agent_type"]) for a in api.agents()
-                                    if a["alive"]) == sorted((h, k) for h in NETWORK_NODES
-                                                             for k in KINDS),
-                     timeout=180, what="every agent on both network nodes alive again")
+        every_agent_alive()
