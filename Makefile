@@ -48,6 +48,7 @@ status: venv
 bench: venv
 	$(BIN)/python bench/lab.py
 	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/status.py
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/hastack lab down
