@@ -32,8 +32,9 @@ What the pillar says and what hastack makes of it:
 - ``resources`` maps a resource name to one of: ``vip: ADDRESS`` (an IPaddr2 on the nodes'
   interface and subnet prefix), ``systemd: UNIT`` (Pacemaker drives the unit; the unit must
   exist on every member and must not be enabled in systemd), or ``agent: CLASS:PROVIDER:TYPE``
-  with ``params``. Each may set ``monitor`` (seconds, default 5) and ``meta``. A VIP that
-  Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
+  with ``params``. Each may set ``monitor`` (seconds, default 5), ``timeouts`` (seconds
+  per operation: start, stop, promote, demote, notify; Pacemaker's default is 20 s) and
+  ``meta``. A VIP that Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
 - ``promotable: true`` on an ``ocf:`` agent that can promote (``ocf:linbit:drbd``) makes it a
   promotable clone, ``NAME-clone``: an instance on every member, one of them Promoted
   (``promoted-max=1``, ``notify=true``), monitored in both roles (``monitor`` seconds when
@@ -59,6 +60,11 @@ What the pillar says and what hastack makes of it:
         - {colocate: [mysql-vip, mysql]}
         - {order: [mysql, mysql-vip]}
 
+  A DRBD resource with ``manager: pacemaker`` under ``hastack:drbd`` brings that stack
+  itself (:func:`hastack.drbd.pacemaker_resources`: ``NAME-drbd``, ``NAME-fs``, ``NAME-ip``,
+  ``NAME-service``, the clone kept off members without the disk), so device, mount and
+  address are written once, in the DRBD resource.
+
 Everything Pacemaker gets is one crm batch (:func:`render_batch`), loaded with
 ``crm configure load update FILE``: commands issued one by one raced, and a resource started
 before its colocation existed. The batch is loaded only when the live CIB differs from what
@@ -81,7 +87,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from hastack import topology
+from hastack import drbd, topology
 
 MANAGED = "Managed by hastack from the hastack pillar; local changes are overwritten."
 COROSYNC_CONF = "/etc/corosync/corosync.conf"
@@ -105,6 +111,7 @@ _AGENT = re.compile(r"^(ocf:[a-z0-9_-]+:[A-Za-z0-9_.-]+|(systemd|lsb|service):[A
 _UNIT = re.compile(r"^[A-Za-z0-9@_.:-]+$")
 _PARAM = re.compile(r"^[A-Za-z0-9_.-]+$")
 KINDS = ("vip", "systemd", "agent")
+TIMED_OPS = ("start", "stop", "promote", "demote", "notify")
 
 
 def _field(*parts):
@@ -119,8 +126,13 @@ def settings(topo):
         out["nodes"] = [n for n, v in (topo.get("nodes") or {}).items()
                         if "controller" in (v or {}).get("roles", [])]
     out.setdefault("fencing", None)
-    out.setdefault("resources", {})
-    out.setdefault("constraints", [])
+    out["resources"] = dict(out.get("resources") or {})
+    out["constraints"] = list(out.get("constraints") or [])
+    # The DRBD resources Pacemaker runs bring their own stack (hastack/drbd.py).
+    stacks = drbd.pacemaker_resources(topo)
+    out["resources"].update(stacks["resources"])
+    out["constraints"] += stacks["constraints"]
+    out["placement"] = stacks["placement"]
     return out
 
 
@@ -281,6 +293,8 @@ def _primitive(topo, name, spec):
         klass, provider, kind = (parts if len(parts) == 3 else (parts[0], None, parts[1]))
         params = {}
     params.update({str(k): str(v) for k, v in (spec.get("params") or {}).items()})
+    for op, seconds in (spec.get("timeouts") or {}).items():
+        ops[(op, 0)] = int(seconds) * 1000
     roles = {}
     if spec.get("promotable"):
         ops[("monitor", monitor + 1000)] = 20000
@@ -354,6 +368,13 @@ def cib_wanted(topo):
         out["primitives"][name] = _primitive(topo, name, spec)
         if spec.get("promotable"):
             out["clones"][clone_id(name)] = {"resource": name, "meta": dict(CLONE_META)}
+    promotable = _promotable(topo)
+    for name, nodes in sorted(cfg["placement"].items()):
+        # Kept off the members that cannot run it (a DRBD clone off nodes without its disk).
+        rsc = clone_id(name) if name in promotable else name
+        for node in cfg["nodes"]:
+            if node not in nodes:
+                out["locations"]["loc-%s-avoids-%s" % (rsc, node)] = (rsc, node, "-INFINITY")
     for c in cfg["constraints"] or []:
         a, b = _constraint_ends(topo, c)
         if "colocate" in c:
@@ -816,6 +837,12 @@ def _validate_resources(topo, cfg, nodes_addr, errors):
                     isinstance(k, str) and _PARAM.match(k) and isinstance(v, (str, int, float))
                     and not isinstance(v, bool) for k, v in value.items()):
                 errors.append("%s:%s: must map names to plain values" % (field, part))
+        timeouts = spec.get("timeouts", {})
+        if not isinstance(timeouts, dict) or not all(
+                op in TIMED_OPS and topology.is_int(v) and 1 <= v <= 3600
+                for op, v in timeouts.items()):
+            errors.append("%s:timeouts: must map operations (%s) to whole seconds (1-3600)"
+                          % (field, ", ".join(TIMED_OPS)))
         monitor = spec.get("monitor", DEFAULT_MONITOR)
         if not isinstance(monitor, (int, float)) or isinstance(monitor, bool) or \
                 not 1 <= monitor <= 3600 or int(monitor) != monitor:
@@ -957,6 +984,7 @@ def validate(topo, errors):
     nodes_addr = {str(v.get("address")): n for n, v in nodes.items() if isinstance(v, dict)}
     resources = _validate_resources(topo, cfg, nodes_addr, errors)
     names = set(resources) if isinstance(resources, dict) else set()
+    names |= set(drbd.pacemaker_resources(topo)["resources"])
     _validate_constraints(cfg, names, errors)
     _validate_fencing(cfg, members_, set(names), errors)
     secrets = topo.get("secrets")

@@ -46,6 +46,13 @@ Secondary's beacon reports its peer connection lost). The survivor is promoted o
    stale or torn data, so it is refused and the operator decides (``drbd_failover R to=NODE
    force=True``).
 
+Pacemaker instead (``manager: pacemaker`` on the resource, :func:`pacemaker_resources`): the
+classic HA guide's stack, a promotable ``ocf:linbit:drbd`` clone with the filesystem, the
+address and the service following its Promoted instance, is generated from the resource
+itself into ``hastack:cluster``; LINBIT's own agent then applies its rules, DRBD's
+``fencing resource-only`` with ``crm-fence-peer.sh`` keeps a node that missed writes from
+being promoted, and hastack's boot unit, beacon, reactor and runner moves stay away.
+
 Everything here is pure: status text in, facts out; topology in, config text out.
 ``_modules/ha_drbd.py`` runs the tools on a node, ``_runners/hastack.py`` (``drbd_failover``,
 ``drbd_autopromote``) decides across the nodes, the beacon ``_beacons/ha_drbd.py`` watches.
@@ -66,6 +73,11 @@ SYNCING = {"SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT", "StartingSy
 UUID_JUST_CREATED = 4      # the current UUID of metadata fresh from create-md
 
 FILESYSTEMS = ("ext4", "xfs")
+MANAGERS = ("hastack", "pacemaker")
+# LINBIT's Pacemaker integration in drbd-utils: a Primary that loses its peer forbids the
+# peer's promotion in the CIB until it has resynced.
+CRM_FENCE_PEER = "/usr/lib/drbd/crm-fence-peer.sh"
+CRM_UNFENCE_PEER = "/usr/lib/drbd/crm-unfence-peer.sh"
 SERVICES = ("mariadb",)
 # Seconds, except ping-timeout and timeout (tenths). DRBD wants timeout < ping-int and
 # connect-int; a dead peer is noticed within about ping-int + ping-timeout.
@@ -434,6 +446,71 @@ def resources(topo):
     return ((topo or {}).get("drbd") or {}).get("resources") or {}
 
 
+def pacemaker_managed(topo):
+    """Names of the resources Pacemaker runs (``manager: pacemaker``), sorted."""
+    section = (topo or {}).get("drbd")
+    found = section.get("resources") if isinstance(section, dict) else None
+    return sorted(name for name, res in (found if isinstance(found, dict) else {}).items()
+                  if isinstance(res, dict) and res.get("manager") == "pacemaker")
+
+
+def pacemaker_ids(name, res):
+    """The Pacemaker ids of resource ``name``'s stack, bottom up: DRBD (a promotable clone,
+    ``NAME-drbd-clone``), filesystem, address, and the service when there is one."""
+    ids = ["%s-%s" % (name, part) for part in ("drbd", "fs", "ip")]
+    return ids + (["%s-service" % name] if res.get("service") else [])
+
+
+def pacemaker_refusal(name, res):
+    """Why hastack does not move resource ``name`` itself, or None when it does."""
+    if not isinstance(res, dict) or res.get("manager") != "pacemaker":
+        return None
+    clone = pacemaker_ids(name, res)[0] + "-clone"
+    return ("%s is Pacemaker's (hastack:drbd:resources:%s:manager: pacemaker): hastack does "
+            "not promote or move it; Pacemaker does, and an operator moves it with "
+            "`crm_resource --move --promoted -r %s -N NODE` (then `crm_resource --clear -r %s`)"
+            % (name, name, clone, clone))
+
+
+def pacemaker_resources(topo):
+    """What Pacemaker runs for the resources it manages, in ``hastack:cluster``'s terms:
+    ``{"resources": {id: spec}, "constraints": [...], "placement": {id: [nodes]}}``.
+
+    Each resource is the classic stack: ``ocf:linbit:drbd`` as a promotable clone (LINBIT's
+    agent decides where to promote from the disk states), ``ocf:heartbeat:Filesystem`` on
+    the device, ``ocf:heartbeat:IPaddr2`` with the service's address (before the service:
+    MariaDB binds it), and the service as a ``systemd:`` resource; each one colocated with
+    and started after the one below it (the filesystem after the promotion). ``placement``
+    keeps the clone on the resource's two nodes when the cluster has more members. The
+    timeouts are the agents' own advice (drbd: start 240 s, promote and demote 90 s)."""
+    out = {"resources": {}, "constraints": [], "placement": {}}
+    try:
+        prefix = ipaddress.IPv4Network(str(topo["network"]["subnet"])).prefixlen
+    except (KeyError, TypeError, ValueError):
+        prefix = 32
+    for name in pacemaker_managed(topo):
+        res = resources(topo)[name]
+        ids = pacemaker_ids(name, res)
+        specs = [
+            {"agent": "ocf:linbit:drbd", "params": {"drbd_resource": name},
+             "promotable": True, "monitor": 10,
+             "timeouts": {"start": 240, "stop": 100, "promote": 90, "demote": 90}},
+            {"agent": "ocf:heartbeat:Filesystem", "monitor": 10,
+             "params": {"device": res.get("device"), "directory": res.get("mount"),
+                        "fstype": res.get("fs", "ext4"), "options": "noatime"},
+             "timeouts": {"start": 60, "stop": 60}},
+            {"agent": "ocf:heartbeat:IPaddr2", "monitor": 5,
+             "params": {"ip": str(res.get("address")), "cidr_netmask": prefix}},
+        ]
+        if res.get("service"):
+            specs.append({"systemd": res["service"], "monitor": 5})
+        out["resources"].update(zip(ids, specs))
+        for below, above in zip(ids, ids[1:]):
+            out["constraints"] += [{"colocate": [above, below]}, {"order": [below, above]}]
+        out["placement"][ids[0]] = list(res.get("nodes") or [])
+    return out
+
+
 def minor(device):
     m = _DEVICE.match(str(device))
     return int(m.group(1)) if m else None
@@ -457,6 +534,7 @@ def render_resource(topo, name, version=(8, 4)):
         "    protocol C;",
     ]
     lines += ["    %s %s;" % (k, v) for k, v in sorted(net.items())]
+    pacemaker = res.get("manager") == "pacemaker"
     lines += [
         "    # Never resolve a split-brain by throwing data away automatically: disconnect,",
         "    # report (handler below) and let the operator choose.",
@@ -466,11 +544,20 @@ def render_resource(topo, name, version=(8, 4)):
         "  }",
         "  disk {",
         "    on-io-error detach;",
+    ]
+    if pacemaker:
+        lines += ["    # Pacemaker promotes: a Primary that loses its peer forbids the peer's",
+                  "    # promotion (crm-fence-peer) until the peer has resynced.",
+                  "    fencing resource-only;"]
+    lines += [
         "  }",
         "  handlers {",
         '    split-brain "%s";' % SPLIT_BRAIN_HANDLER,
-        "  }",
     ]
+    if pacemaker:
+        lines += ['    fence-peer "%s";' % CRM_FENCE_PEER,
+                  '    after-resync-target "%s";' % CRM_UNFENCE_PEER]
+    lines += ["  }"]
     for i, node in enumerate(res["nodes"]):
         addr = str(topo["nodes"][node]["address"])
         lines += ["  on %s {" % node]
@@ -584,6 +671,11 @@ def validate(topo, errors):
         if res.get("service") is not None and res.get("service") not in SERVICES:
             errors.append("%s:service: %r is not one hastack runs on DRBD (%s)"
                           % (field, res.get("service"), ", ".join(SERVICES)))
+        manager = res.get("manager", "hastack")
+        if manager not in MANAGERS:
+            errors.append("%s:manager: %r is not %s" % (field, manager, " or ".join(MANAGERS)))
+        elif manager == "pacemaker":
+            _check_pacemaker(topo, name, res, members, errors)
         _check_address(res.get("address"), field + ":address", subnet, taken, errors)
         taken.setdefault(str(res.get("address")), "resource %s" % name)
         net = res.get("net") or {}
@@ -597,6 +689,36 @@ def validate(topo, errors):
                 elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     errors.append("%s:net:%s: %r is not a positive integer"
                                   % (field, key, value))
+
+
+def _check_pacemaker(topo, name, res, members, errors):
+    """A resource Pacemaker runs needs a Pacemaker-managed cluster with both its nodes, and
+    its stack's ids free."""
+    field = "hastack:drbd:resources:%s" % name
+    cfg = topo.get("cluster")
+    if not isinstance(cfg, dict):
+        errors.append("%s:manager: pacemaker needs a hastack:cluster section (the Corosync/"
+                      "Pacemaker cluster of %s)" % (field, " and ".join(map(str, members))
+                                                    or "its nodes"))
+        return
+    if cfg.get("manager") != "pacemaker":
+        errors.append("%s:manager: pacemaker, but hastack:cluster:manager is %r: set it to "
+                      "pacemaker, or hastack's reactor would act on what Pacemaker runs"
+                      % (field, cfg.get("manager", "hastack")))
+    cluster_nodes = cfg.get("nodes")
+    if cluster_nodes is None:
+        cluster_nodes = [n for n, v in (topo.get("nodes") or {}).items()
+                         if "controller" in ((v or {}).get("roles") or [])]
+    for node in members:
+        if isinstance(cluster_nodes, list) and node not in cluster_nodes:
+            errors.append("%s:nodes: %r is not in hastack:cluster:nodes; Pacemaker runs "
+                          "the resource only on cluster members" % (field, node))
+    taken = cfg.get("resources") if isinstance(cfg.get("resources"), dict) else {}
+    for rid in pacemaker_ids(name, res):
+        if rid in taken or "%s-clone" % rid in taken:
+            errors.append("hastack:cluster:resources:%s: the id belongs to DRBD resource %s's "
+                          "Pacemaker stack (%s:manager: pacemaker); rename it"
+                          % (rid, name, field))
 
 
 def _check_address(value, field, subnet, taken, errors):

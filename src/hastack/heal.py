@@ -75,11 +75,11 @@ def pacemaker_units(topo):
     """Units Pacemaker manages (``hastack:cluster`` with ``manager: pacemaker``): hastack
     keeps its hands off them."""
     cfg = topo.get("cluster")
-    if not isinstance(cfg, dict) or cfg.get("manager") != "pacemaker" or not isinstance(
-            cfg.get("resources"), dict):
+    if not isinstance(cfg, dict) or cfg.get("manager") != "pacemaker":
         return set()
     out = set()
-    for res in cfg["resources"].values():
+    # settings(): the pillar's resources and the DRBD stacks Pacemaker runs (hastack/drbd.py)
+    for res in cluster.settings(topo)["resources"].values():
         if not isinstance(res, dict):
             continue
         if isinstance(res.get("systemd"), str):

@@ -324,6 +324,104 @@ def test_no_drbd_section_is_fine(good):
     assert errors == []
 
 
+# -- Pacemaker runs the resource (manager: pacemaker) ---------------------------------------------
+
+@pytest.fixture
+def pm_topo(good):
+    """The lab's DRBD pair as a Corosync/Pacemaker cluster running the mysql stack."""
+    import base64
+
+    from hastack import cluster
+    topo = layout.add_drbd(copy.deepcopy(good), "pacemaker")
+    topo["secrets"][cluster.AUTHKEY_SECRET] = base64.b64encode(bytes(range(256))).decode()
+    return topo
+
+
+def test_the_lab_pacemaker_drbd_topology_is_valid(pm_topo):
+    assert topology.validate(pm_topo) == []
+
+
+def test_pacemaker_stack_is_the_classic_chain(pm_topo):
+    stack = drbd.pacemaker_resources(pm_topo)
+    assert list(stack["resources"]) == ["mysql-drbd", "mysql-fs", "mysql-ip", "mysql-service"]
+    r = stack["resources"]
+    assert r["mysql-drbd"]["agent"] == "ocf:linbit:drbd" and r["mysql-drbd"]["promotable"]
+    assert r["mysql-drbd"]["params"] == {"drbd_resource": "mysql"}
+    assert r["mysql-fs"]["params"] == {"device": "/dev/drbd0", "directory": "/srv/mysql",
+                                       "fstype": "ext4", "options": "noatime"}
+    assert r["mysql-ip"]["params"] == {"ip": "198.18.10.40", "cidr_netmask": 24}
+    assert r["mysql-service"] == {"systemd": "mariadb", "monitor": 5}
+    # Each piece where the one below runs, and after it: the address before MariaDB binds it.
+    assert stack["constraints"] == [
+        {"colocate": ["mysql-fs", "mysql-drbd"]}, {"order": ["mysql-drbd", "mysql-fs"]},
+        {"colocate": ["mysql-ip", "mysql-fs"]}, {"order": ["mysql-fs", "mysql-ip"]},
+        {"colocate": ["mysql-service", "mysql-ip"]}, {"order": ["mysql-ip", "mysql-service"]}]
+    assert stack["placement"] == {"mysql-drbd": ["db1", "db2"]}
+
+
+def test_a_hastack_managed_resource_has_no_pacemaker_stack(topo):
+    assert drbd.pacemaker_resources(topo)["resources"] == {}
+    assert drbd.pacemaker_refusal("mysql", _res(topo)) is None
+
+
+def test_the_cib_follows_the_promotion_and_stays_on_the_drbd_nodes(pm_topo):
+    from hastack import cluster
+    # A cluster of the controllers and the DRBD pair: the clone avoids the controllers.
+    pm_topo["cluster"]["nodes"] = ["ctl1", "ctl2", "db1", "db2"]
+    want = cluster.cib_wanted(pm_topo)
+    assert want["clones"]["mysql-drbd-clone"]["resource"] == "mysql-drbd"
+    assert want["colocations"]["col-mysql-fs-with-mysql-drbd"] == (
+        "mysql-fs", "mysql-drbd-clone:Promoted", "INFINITY")
+    assert want["orders"]["ord-mysql-drbd-then-mysql-fs"] == (
+        "mysql-drbd-clone:promote", "mysql-fs:start", "Mandatory")
+    assert want["locations"] == {
+        "loc-mysql-drbd-clone-avoids-ctl%d" % i: ("mysql-drbd-clone", "ctl%d" % i, "-INFINITY")
+        for i in (1, 2)}
+    ops = want["primitives"]["mysql-drbd"]["ops"]
+    assert ops[("promote", 0)] == 90000 and ops[("start", 0)] == 240000
+    batch = cluster.render_batch(pm_topo)
+    assert "primitive mysql-drbd ocf:linbit:drbd params drbd_resource=mysql" in batch
+    assert "op promote interval=0s timeout=90s" in batch
+    assert "location loc-mysql-drbd-clone-avoids-ctl1 mysql-drbd-clone -inf: ctl1" in batch
+
+
+def test_pacemaker_resource_file_fences_the_peer_through_the_cib(pm_topo, topo):
+    text = drbd.render_resource(pm_topo, "mysql")
+    assert "fencing resource-only;" in text
+    assert 'fence-peer "/usr/lib/drbd/crm-fence-peer.sh";' in text
+    assert 'after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";' in text
+    assert "fencing" not in drbd.render_resource(topo, "mysql")
+
+
+def test_hastack_keeps_its_hands_off_a_pacemaker_resource(pm_topo):
+    from hastack import heal
+    assert "mariadb.service" in heal.pacemaker_units(pm_topo)
+    words = drbd.pacemaker_refusal("mysql", _res(pm_topo))
+    assert "Pacemaker's" in words and "-r mysql-drbd-clone" in words
+
+
+PM_BAD = [
+    ("unknown-manager", lambda t: _res(t).update(manager="crm"),
+     "hastack:drbd:resources:mysql:manager", "'crm' is not hastack or pacemaker"),
+    ("no-cluster", lambda t: t.pop("cluster"),
+     "hastack:drbd:resources:mysql:manager", "needs a hastack:cluster section"),
+    ("cluster-managed-by-hastack", lambda t: t["cluster"].update(manager="hastack"),
+     "hastack:drbd:resources:mysql:manager", "hastack:cluster:manager is 'hastack'"),
+    ("node-outside-the-cluster", lambda t: t["cluster"].update(nodes=["db1", "ctl1"]),
+     "hastack:drbd:resources:mysql:nodes", "'db2' is not in hastack:cluster:nodes"),
+    ("id-taken", lambda t: t["cluster"].update(resources={"mysql-ip": {"vip": "198.18.10.45"}}),
+     "hastack:cluster:resources:mysql-ip", "belongs to DRBD resource mysql's Pacemaker stack"),
+]
+
+
+@pytest.mark.parametrize("mutate,field,words", [c[1:] for c in PM_BAD],
+                         ids=[c[0] for c in PM_BAD])
+def test_pacemaker_validation_names_the_field(pm_topo, mutate, field, words):
+    mutate(pm_topo)
+    errors = topology.validate(pm_topo)
+    assert any(e.startswith(field + ": ") and words in e for e in errors), errors
+
+
 # -- the Salt adapters -----------------------------------------------------------------------------
 
 def _state(topo, me, status, has_md, tmp_path, test, monkeypatch):
@@ -394,6 +492,21 @@ def test_state_first_creation_forces_only_the_first_node(topo, tmp_path, monkeyp
     assert calls == ["primary"] and "first creation" in ret["changes"]["primary"]
     mod, calls = _state(topo, "db2", fresh, True, tmp_path, False, monkeypatch)
     assert mod.resource("mysql")["result"] is True and calls == []
+
+
+def test_state_leaves_bringing_up_a_pacemaker_resource_to_pacemaker(pm_topo, tmp_path,
+                                                                   monkeypatch):
+    (tmp_path / "mysql.res").write_text(drbd.render_resource(pm_topo, "mysql"))
+    (tmp_path / "mysql.res").chmod(0o644)
+    mod, calls = _state(pm_topo, "db2", Status(resource="mysql").as_dict(), True, tmp_path,
+                        False, monkeypatch)
+    ret = mod.resource("mysql")
+    assert ret["result"] is True and ret["changes"] == {} and calls == []
+    assert "Pacemaker brings it up" in ret["comment"]
+    # A fresh resource is still brought up once, for its initial sync.
+    mod, calls = _state(pm_topo, "db2", Status(resource="mysql").as_dict(), False, tmp_path,
+                        False, monkeypatch)
+    assert mod.resource("mysql")["result"] is True and calls == ["create_md", "up"]
 
 
 def test_state_refuses_a_node_outside_the_resource(topo, tmp_path, monkeypatch):
