@@ -12,7 +12,8 @@ lab: host-deps venv
 
 # Unit tests first (milliseconds), then the lab tests against a lab they bring up, then the
 # chaos suite on the same lab; the lab is torn down afterwards even when a test fails or
-# pytest dies. The DRBD VMs (software emulation, the slowest tests) run first, on the nodes
+# pytest dies. The DRBD VMs (software emulation, the slowest tests; hastack's manager, then
+# fresh VMs with Pacemaker's) run first, on the nodes
 # booted but not yet deployed: they need only the master, and the deployed controllers'
 # services take a core the emulated CPUs would otherwise have (the VMs are removed after
 # them whatever happened). The stale-lab test runs last: it kills the lab. Adding and
@@ -23,10 +24,12 @@ lab: host-deps venv
 # about 4 min with Neutron); each scenario still starts from a green `hastack.status`.
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 test: host-deps venv unit
-	HASTACK_KEEP_LAB=1 HASTACK_LAB_NO_DEPLOY=1 $(PYTEST) --durations=6 tests/lab/test_drbd.py; \
+	HASTACK_KEEP_LAB=1 HASTACK_LAB_NO_DEPLOY=1 $(PYTEST) --durations=6 tests/lab/test_drbd.py \
+	    tests/lab/test_drbd_pacemaker.py; \
 	  rc1=$$?; $(BIN)/hastack lab drbd down >/dev/null 2>&1; \
 	  HASTACK_KEEP_LAB=1 $(PYTEST) --durations=12 --ignore=tests/lab/test_membership.py \
-	    --ignore=tests/lab/test_drbd.py --ignore=tests/lab/test_stale.py tests/lab; rc2=$$?; \
+	    --ignore=tests/lab/test_drbd.py --ignore=tests/lab/test_drbd_pacemaker.py \
+	    --ignore=tests/lab/test_stale.py tests/lab; rc2=$$?; \
 	  HASTACK_KEEP_LAB=1 HASTACK_LAB_NO_DEPLOY=1 $(PYTEST) tests/chaos; rc3=$$?; \
 	  HASTACK_KEEP_LAB=1 HASTACK_LAB_NO_DEPLOY=1 $(PYTEST) tests/lab/test_stale.py; rc4=$$?; \
 	  $(BIN)/hastack lab down; \

@@ -142,6 +142,23 @@ def status_text(resource):
     return st.as_dict() if st else None
 
 
+def service_config(resource):
+    """
+    The config of the service on top of ``resource``: ``{"path", "text"}``, or None when
+    hastack writes none for it (MariaDB: its data on the DRBD filesystem, bound to the
+    resource's own address).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt db1 ha_drbd.service_config mysql
+    """
+    _, res = _res(resource)
+    conf = drbd.service_config(res)
+    return None if conf is None else {"path": conf[0], "text": conf[1]}
+
+
 def render_config(resource):
     """
     The resource file hastack renders for ``resource`` (for this node's DRBD version).
@@ -376,6 +393,62 @@ def _prepare_service(res):
     subprocess.run(["chown", "-R", "mysql:mysql", data], check=True, timeout=120)
 
 
+def _primary_and_mounted(resource, res, force, steps):
+    """DRBD Primary and the filesystem mounted (made on first use only); None when done,
+    else the failure's comment."""
+    st = drbd.Status.from_dict(status(resource))
+    if st.role != "Primary":
+        out = primary(resource, force=force)
+        if not out["result"]:
+            return "drbdadm primary: " + out["comment"]
+        if _wait_role(resource, "Primary") is None:
+            return "%s did not become Primary" % resource
+        steps.append("Primary" + (" (forced)" if force else ""))
+    if not _mounted(res["mount"]):
+        fstype = res.get("fs", "ext4")
+        if not _fs_type(res["device"]):
+            out = _run(["mkfs." + fstype, "-q", res["device"]], timeout=600)
+            if not out["result"]:
+                return "mkfs: " + out["comment"]
+            steps.append("made %s on %s" % (fstype, res["device"]))
+        os.makedirs(res["mount"], exist_ok=True)
+        out = _run(["mount", "-t", fstype, "-o", "noatime", res["device"], res["mount"]])
+        if not out["result"]:
+            return "mount: " + out["comment"]
+        steps.append("mounted %s" % res["mount"])
+    return None
+
+
+def prepare(resource, force=False):
+    """
+    Ready a resource Pacemaker will run (``manager: pacemaker``) and leave it passive: DRBD
+    Primary (``--force`` only when the caller's decision says so), the filesystem made (on
+    first use only) and mounted, the service's data initialised; then demoted again, so
+    Pacemaker finds every node Secondary and unmounted. Use ``salt-run hastack.drbd_up``,
+    which does this once, before Pacemaker runs the resource.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt db1 ha_drbd.prepare mysql force=True
+    """
+    _, res = _res(resource)
+    steps = []
+    try:
+        failed = _primary_and_mounted(resource, res, force, steps)
+        if failed:
+            return {"result": False, "comment": failed, "steps": steps}
+        _prepare_service(res)
+        steps.append("%s data ready" % (res.get("service") or "filesystem"))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        return {"result": False, "comment": str(exc), "steps": steps}
+    out = demote(resource)
+    steps += out.get("steps", [])
+    return {"result": out["result"], "comment": "; ".join(steps) if out["result"]
+            else out["comment"], "steps": steps}
+
+
 def promote(resource, force=False):
     """
     Make this node the active one: DRBD Primary (``--force`` only when the caller's decision
@@ -393,29 +466,9 @@ def promote(resource, force=False):
     topo, res = _res(resource)
     steps = []
     try:
-        st = drbd.Status.from_dict(status(resource))
-        if st.role != "Primary":
-            out = primary(resource, force=force)
-            if not out["result"]:
-                return {"result": False, "comment": "drbdadm primary: " + out["comment"],
-                        "steps": steps}
-            if _wait_role(resource, "Primary") is None:
-                return {"result": False, "comment": "%s did not become Primary" % resource,
-                        "steps": steps}
-            steps.append("Primary" + (" (forced)" if force else ""))
-        if not _mounted(res["mount"]):
-            fstype = res.get("fs", "ext4")
-            if not _fs_type(res["device"]):
-                out = _run(["mkfs." + fstype, "-q", res["device"]], timeout=600)
-                if not out["result"]:
-                    return {"result": False, "comment": "mkfs: " + out["comment"],
-                            "steps": steps}
-                steps.append("made %s on %s" % (fstype, res["device"]))
-            os.makedirs(res["mount"], exist_ok=True)
-            out = _run(["mount", "-t", fstype, "-o", "noatime", res["device"], res["mount"]])
-            if not out["result"]:
-                return {"result": False, "comment": "mount: " + out["comment"], "steps": steps}
-            steps.append("mounted %s" % res["mount"])
+        failed = _primary_and_mounted(resource, res, force, steps)
+        if failed:
+            return {"result": False, "comment": failed, "steps": steps}
         # The address before the service: MariaDB binds it.
         if not _address_held(str(res["address"])):
             steps.append("address %s" % res["address"])

@@ -726,7 +726,10 @@ def drbd_up(resource=None, timeout=600, minion=None):
     """
     Make every DRBD resource (or ``resource``) served: its Primary gets the filesystem
     mounted, the service started and the service's address; with no Primary yet, the first
-    node the promotion rules allow is promoted. Never moves a running Primary.
+    node the promotion rules allow is promoted. Never moves a running Primary. A resource
+    Pacemaker runs (``manager: pacemaker``) is only made ready once, before Pacemaker runs
+    it (filesystem and the service's data, then left Secondary); while pacemaker is active
+    on one of its nodes, it is left alone.
 
     CLI Example:
 
@@ -743,6 +746,14 @@ def drbd_up(resource=None, timeout=600, minion=None):
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         for name, res in sorted(found.items()):
             r = _Drbd(client, name, res, lambda m, n=name: say("%s %s" % (n, m)))
+            pacemaker = res.get("manager") == "pacemaker"
+            if pacemaker:
+                running = sorted(n for n, a in r.call(r.nodes, "service.status",
+                                                      ["pacemaker"]).items() if a is True)
+                if running:
+                    say("%s: Pacemaker runs it (pacemaker active on %s); nothing to do"
+                        % (name, ", ".join(running)))
+                    continue
             sts = r.statuses()
             r.log(sts)
             primaries = [n for n in r.nodes if n in sts and sts[n].role == "Primary"]
@@ -757,12 +768,14 @@ def drbd_up(resource=None, timeout=600, minion=None):
                 say("%s: no node may be promoted" % name)
                 return _fail({"result": False, "steps": steps})
             try:
-                ret = r.act(target, "ha_drbd.promote",
+                # Pacemaker's: made ready on one node and left passive for Pacemaker to run.
+                ret = r.act(target, "ha_drbd.prepare" if pacemaker else "ha_drbd.promote",
                             [bool(decision and decision.force)], timeout=timeout)
             except RuntimeError as exc:
                 say("FAILED: %s" % exc)
                 return _fail({"result": False, "steps": steps})
-            say("%s active on %s: %s" % (name, target, ret["comment"]))
+            say("%s %s on %s: %s" % (name, "ready for Pacemaker" if pacemaker else "active",
+                                     target, ret["comment"]))
     return {"result": True, "steps": steps}
 
 
@@ -797,6 +810,8 @@ def drbd_failover(resource, to=None, force=False, timeout=600, minion=None):
     except RuntimeError as exc:
         return _fail({"result": False, "steps": [str(exc)]})
     res = found[resource]
+    if _drbd.pacemaker_refusal(resource, res):
+        return _fail({"result": False, "steps": [_drbd.pacemaker_refusal(resource, res)]})
     started = time.monotonic()
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         r = _Drbd(client, resource, res, say)
@@ -871,6 +886,13 @@ def drbd_autopromote(resource, survivor, lost="", minion=None):
     except RuntimeError as exc:
         return _fail({"result": False, "steps": [str(exc)]})
     res = found[resource]
+    if _drbd.pacemaker_refusal(resource, res):
+        # A beacon left from before the switch to Pacemaker: refused, never acted on.
+        say(_drbd.pacemaker_refusal(resource, res))
+        return _fail({"result": False, "steps": steps,
+                      "decision": _drbd.Decision("refuse", survivor,
+                                                 _drbd.pacemaker_refusal(resource,
+                                                                         res)).as_dict()})
     lost = [n for n in (lost.split(",") if isinstance(lost, str) else list(lost or [])) if n]
     lost = lost or [n for n in res["nodes"] if n != survivor]
     started = time.monotonic()

@@ -84,7 +84,11 @@ def resource(name):
             out = __salt__["ha_drbd.create_md"](name)
             if not out["result"]:
                 return dict(ret, result=False, comment="create-md: " + out["comment"])
-    if not st.configured:
+    if not st.configured and res.get("manager") == "pacemaker" \
+            and "metadata" not in ret["changes"]:
+        # Pacemaker's ocf:linbit:drbd brings it up where and when it runs it.
+        comments.append("%s is down here; Pacemaker brings it up" % name)
+    elif not st.configured:
         ret["changes"]["up"] = name
         if not test:
             out = __salt__["ha_drbd.up"](name)

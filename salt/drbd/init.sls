@@ -7,9 +7,14 @@
 {%- set me = grains['id'] %}
 {%- set resources = topo.get('drbd', {}).get('resources', {}) %}
 {%- set mine = [] %}
+{%- set ours = [] %}
 {%- for name, res in resources | dictsort if me in res.nodes %}
 {%- do mine.append(name) %}
+{%- if res.get('manager', 'hastack') != 'pacemaker' %}{% do ours.append(name) %}{% endif %}
 {%- endfor %}
+{#- `ours`: the resources hastack moves. With `manager: pacemaker` Pacemaker's ocf:linbit:drbd
+    brings the resource up, promotes it and runs the stack on top (hastack/drbd.py): no boot
+    unit and no beacon here, so nothing of hastack's acts on it. #}
 
 {#- DRBD runs it when it detects a split-brain (after-sb-* disconnect): the flag is what
     ha_drbd.status reports, and the runner refuses to promote while it is there. #}
@@ -58,15 +63,29 @@ hastack-drbd-{{ name }}:
     - require:
       - file: hastack-drbd-split-brain-handler
 
+{%- set conf = salt['ha_drbd.service_config'](name) %}
+{%- if conf %}
+
+{#- On both nodes: whichever is promoted starts the service with its data on DRBD. #}
+hastack-drbd-{{ name }}-service-config:
+  file.managed:
+    - name: {{ conf.path }}
+    - contents: {{ conf.text | json }}
+{%- endif %}
+
 hastack-drbd-{{ name }}-at-boot:
+{%- if name in ours %}
   service.enabled:
+{%- else %}
+  service.disabled:
+{%- endif %}
     - name: hastack-drbd@{{ name }}
     - require:
       - file: hastack-drbd-unit
       - ha_drbd: hastack-drbd-{{ name }}
 {%- endfor %}
 
-{%- if mine %}
+{%- if ours %}
 
 hastack-drbd-beacon:
   beacon.present:
@@ -74,10 +93,17 @@ hastack-drbd-beacon:
     - save: True
     - interval: 1
     - resources:
-{%- for name in mine %}
+{%- for name in ours %}
 {%- set res = resources[name] %}
         {{ name }}:
           minor: {{ res.device | replace('/dev/drbd', '') | int }}
           peers: {{ res.nodes | reject('equalto', me) | list | tojson }}
 {%- endfor %}
+{%- elif mine %}
+
+{#- Every resource of this node is Pacemaker's: no beacon asks the reactor to promote. #}
+hastack-drbd-beacon:
+  beacon.absent:
+    - name: ha_drbd
+    - save: True
 {%- endif %}

@@ -4,6 +4,7 @@
     hastack secrets --out FILE      create or complete the generated secrets pillar
     hastack lab up|down|status|exec|kill|start|partition|heal|prune-images   the lab
     hastack lab drbd up|down        the DRBD VMs db1/db2 (qemu) on the lab's bridge
+                                    (up --manager pacemaker: Pacemaker runs the stack)
 """
 
 import argparse
@@ -90,7 +91,10 @@ def cmd_lab(args):
         elif args.verb == "drbd":
             from hastack.lab import vm
 
-            (vm.up if args.action == "up" else vm.down)(lab)
+            if args.action == "up":
+                vm.up(lab, manager=args.manager)
+            else:
+                vm.down(lab)
         elif args.verb == "heal":
             lab.node(args.node)
             net.heal(args.node)
@@ -151,6 +155,9 @@ def parser():
         verbs.add_parser(verb, help=text).add_argument("node")
     dr = verbs.add_parser("drbd", help="the DRBD VMs db1/db2: build/boot/deploy, or remove")
     dr.add_argument("action", choices=["up", "down"])
+    dr.add_argument("--manager", choices=["hastack", "pacemaker"], default="hastack",
+                    help="who promotes DRBD and runs MariaDB on it: hastack's runner and "
+                         "reactor (default), or Pacemaker on db1/db2")
     lab.set_defaults(func=cmd_lab)
     return p
 

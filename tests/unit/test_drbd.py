@@ -614,3 +614,41 @@ def test_one_missed_ping_is_not_death_when_the_kernel_still_answers(topo, monkey
     assert runner._drbd_signs_of_life(r, topo, ["db1"], lambda m: None) == [
         "db1 answered test.ping"]
     assert r.looks == 2
+
+
+# -- the runner with a resource Pacemaker runs ----------------------------------------------------
+
+def _pm_runner(pm_topo, tmp_path, monkeypatch, answers):
+    from test_heal import FakeClient, heal_runner
+    client = FakeClient(answers)
+    return heal_runner(pm_topo, tmp_path, client, monkeypatch), client
+
+
+def test_drbd_up_leaves_a_resource_pacemaker_runs_alone(pm_topo, tmp_path, monkeypatch):
+    runner, client = _pm_runner(pm_topo, tmp_path, monkeypatch, {
+        "service.status": lambda n: n == "db2"})
+    out = runner.drbd_up()
+    assert out["result"] is True and "Pacemaker runs it (pacemaker active on db2)" in \
+        " ".join(out["steps"])
+    assert [c[0] for c in client.calls] == ["service.status"]
+
+
+def test_drbd_up_prepares_a_new_resource_and_leaves_it_passive(pm_topo, tmp_path, monkeypatch):
+    fresh = st(**FRESH).as_dict()
+    runner, client = _pm_runner(pm_topo, tmp_path, monkeypatch, {
+        "service.status": lambda n: False,
+        "ha_drbd.status": lambda n: fresh,
+        "ha_drbd.prepare": lambda n: {"result": True, "comment": "made ext4; Secondary"}})
+    out = runner.drbd_up()
+    assert out["result"] is True, out
+    assert ("ha_drbd.prepare", ("db1",), ("mysql", True)) in client.calls
+    assert not any(c[0] == "ha_drbd.promote" for c in client.calls)
+
+
+def test_failover_and_autopromote_refuse_a_resource_pacemaker_runs(pm_topo, tmp_path,
+                                                                   monkeypatch):
+    runner, client = _pm_runner(pm_topo, tmp_path, monkeypatch, {})
+    for out in (runner.drbd_failover("mysql", to="db2"),
+                runner.drbd_autopromote("mysql", survivor="db2")):
+        assert out["result"] is False and "Pacemaker's" in " ".join(out["steps"])
+    assert client.calls == []

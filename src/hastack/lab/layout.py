@@ -45,11 +45,11 @@ def host_veth(name):
     return ("vb-" + name)[:15]
 
 
-def make_topology(controllers=3, network=2, drbd=False):
+def make_topology(controllers=3, network=2, drbd=False, drbd_manager="hastack"):
     """The ``hastack`` pillar for a lab of ``controllers`` + ``network`` nodes (and with
     ``drbd``, the DRBD VMs: :func:`add_drbd`)."""
     if drbd:
-        return add_drbd(make_topology(controllers, network))
+        return add_drbd(make_topology(controllers, network), drbd_manager)
     names = node_names(controllers, network)
     ctls = names[:controllers]
     nodes = {}
@@ -165,13 +165,25 @@ def drbd_vm_address(index):
     return SUBNET.network_address + FIRST_DRBD_VM + index
 
 
-def add_drbd(topo):
+def add_drbd(topo, manager="hastack"):
     """``topo`` plus the DRBD VMs (role storage) and ``hastack:drbd`` with one resource,
-    ``mysql``: MariaDB on /dev/drbd0 over each VM's second disk."""
+    ``mysql``: MariaDB on /dev/drbd0 over each VM's second disk.
+
+    With ``manager="pacemaker"`` Pacemaker runs it: the VMs are the Corosync/Pacemaker
+    cluster (``hastack:cluster``, which then is theirs, not the controllers'; the controllers
+    are not deployed while the DRBD tests run). Token 3000 ms: two software-emulated CPUs
+    on a busy host miss a 1 s token. No fence device reaches a qemu VM here: it opts out,
+    in those words, and DRBD's own resource fencing (crm-fence-peer) still keeps a node
+    that missed writes from being promoted."""
     for i, name in enumerate(DRBD_VMS):
         topo["nodes"][name] = {"address": str(drbd_vm_address(i)), "roles": ["storage"]}
     topo["drbd"] = {"resources": {"mysql": {
         "nodes": list(DRBD_VMS), "disk": "/dev/vdb", "device": "/dev/drbd0", "port": 7789,
         "mount": "/srv/mysql", "fs": "ext4", "service": "mariadb",
         "address": str(SUBNET.network_address + DRBD_SERVICE_ADDRESS)}}}
+    if manager == "pacemaker":
+        topo["drbd"]["resources"]["mysql"]["manager"] = "pacemaker"
+        topo["cluster"] = {"manager": "pacemaker", "nodes": list(DRBD_VMS),
+                           "token": 3000, "token_coefficient": 0, "dc_deadtime": 5,
+                           "fencing": "disabled-i-accept-split-brain"}
     return topo

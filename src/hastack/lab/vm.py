@@ -47,8 +47,11 @@ SRC_TAG = "hastack"
 BASE_INCLUDE = ["systemd", "systemd-sysv", "dbus", "iproute2", "python3", "python3-venv",
                 "ca-certificates", "kmod", "udev"]
 PACKAGES = ["linux-image-amd64", "initramfs-tools", "drbd-utils", "mariadb-server",
-            "mariadb-client", "curl", "procps", "systemd-timesyncd", "iputils-ping", "less"]
-SERVICES_DISABLED = ["mariadb", "mariadb.socket", "drbd", "systemd-timesyncd",
+            "mariadb-client", "curl", "procps", "systemd-timesyncd", "iputils-ping", "less",
+            # `lab drbd up --manager pacemaker`: ocf:linbit:drbd is drbd-utils'
+            "corosync", "pacemaker", "crmsh", "resource-agents"]
+SERVICES_DISABLED = ["mariadb", "mariadb.socket", "drbd", "corosync", "pacemaker",
+                     "systemd-timesyncd",
                      "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_reap"]
 
 SEED_SCRIPT = """\
@@ -486,12 +489,30 @@ def _wait_minions(lab, names, timeout):
                    "%s/vms)" % (timeout, ", ".join(sorted(set(names) - answered)), lab.dir))
 
 
-def up(lab):
-    """``hastack lab drbd up``: converge the DRBD VMs and deploy DRBD + MariaDB on them."""
+def _running_manager(lab):
+    """Who runs the DRBD resource of the lab's current pillar, or None without one."""
+    import yaml
+
+    try:
+        with open(lab.topology_path) as f:
+            res = (yaml.safe_load(f)["hastack"].get("drbd") or {})["resources"]["mysql"]
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return res.get("manager", "hastack")
+
+
+def up(lab, manager="hastack"):
+    """``hastack lab drbd up``: converge the DRBD VMs and deploy DRBD + MariaDB on them;
+    with ``manager="pacemaker"``, Corosync/Pacemaker on them too, running the stack."""
     started = time.monotonic()
     state = _preflight(lab)
+    current = _running_manager(lab)
+    if any_running(lab.dir) and current not in (None, manager):
+        raise LabError("the DRBD VMs run with manager %s; `hastack lab drbd down` first"
+                       % current)
     image_root = build(progress=lab.progress)
-    topo = layout.make_topology(state["controllers"], state["network"], drbd=True)
+    topo = layout.make_topology(state["controllers"], state["network"], drbd=True,
+                                drbd_manager=manager)
     lab.write_pillar(topo)
     _master_current(lab)
     hosts = {n: node["address"] for n, node in topo["nodes"].items()}
@@ -533,18 +554,40 @@ def up(lab):
     if res.returncode != 0:
         raise LabError("hastack.drbd_up failed:\n%s%s" % (res.stdout[-3000:],
                                                           res.stderr[-1000:]))
+    if manager == "pacemaker":
+        _cluster_up(lab, names)
     deadline = time.monotonic() + 600
     while True:
         _, sts = _salt_json(lab, ["-L", ",".join(names), "ha_drbd.status", "mysql", "-t", "60"],
                             120)
+        _, act = _salt_json(lab, ["-L", ",".join(names), "ha_drbd.active", "mysql", "-t", "60"],
+                            120)
+        serving = [n for n in names if isinstance(act.get(n), dict) and all(act[n].values())]
         if all(isinstance(sts.get(n), dict) and sts[n].get("disk") == "UpToDate"
-               and sts[n].get("peer_disk") == "UpToDate" for n in names):
+               and sts[n].get("peer_disk") == "UpToDate" for n in names) and serving:
             break
         if time.monotonic() > deadline:
-            raise LabError("DRBD not in sync after 600 s: %s" % sts)
+            raise LabError("DRBD not in sync, or mysql not served, after 600 s: %s %s"
+                           % (sts, act))
         time.sleep(2)
-    lab.progress("[drbd] up in %.1f s: %s" % (time.monotonic() - started, ", ".join(
-        "%s %s/%s" % (n, sts[n]["role"], sts[n]["disk"]) for n in names)))
+    lab.progress("[drbd] up in %.1f s: %s; mysql served by %s (%s)" % (
+        time.monotonic() - started, ", ".join("%s %s/%s" % (n, sts[n]["role"], sts[n]["disk"])
+                                              for n in names), serving[0], manager))
+
+
+def _cluster_up(lab, names):
+    """Corosync and Pacemaker on the VMs, then the resources once, as orch.deploy's cluster
+    steps do (cluster, cluster.ready, cluster.resources)."""
+    for target, sls in ((names, "cluster"), (names[:1], "cluster.ready"),
+                        (names[:1], "cluster.resources")):
+        lab.progress("[drbd] salt -L %s state.apply %s" % (",".join(target), sls))
+        res, answers = _salt_json(lab, ["-L", ",".join(target), "state.apply", sls,
+                                        "-t", "600"], 660)
+        failed = [n for n in target if not isinstance(answers.get(n), dict)
+                  or any(s.get("result") is not True for s in answers[n].values())]
+        if res.returncode != 0 or failed:
+            raise LabError("state %s failed on %s:\n%s" % (sls, ", ".join(failed) or "?",
+                                                           res.stdout[-4000:]))
 
 
 def down(lab):
