@@ -101,7 +101,8 @@ def agents_running(name="neutron-agents", timeout=120):
     changed = sorted(hfiles.converge(name, files, test=True)["changes"])
     topo = __salt__["ha_topology.get"]()
     if heal.pacemaker_agents(topo):
-        return _pacemakers(name, files, changed)
+        return _pacemakers(name, files, changed, [
+            u for u, v in _each("is-enabled", units).items() if v == "enabled"])
     active, enabled = _each("is-active", units), _each("is-enabled", units)
     if neutron.passive(topo):
         return _passive(name, timeout, files, changed, active, enabled)
@@ -134,23 +135,28 @@ def agents_running(name="neutron-agents", timeout=120):
     return _restart(ret, todo, timeout)
 
 
-def _pacemakers(name, files, changed):
+def _pacemakers(name, files, changed, enabled):
     """The agents are Pacemaker's resources: their files are written (Pacemaker's systemd
-    resources run these units), nothing is started, stopped, enabled or disabled."""
+    resources run these units) and units still enabled from hastack's own mode are
+    disabled (a booting node must not start them behind Pacemaker's back); nothing is
+    started or stopped."""
     ret = _ret(name)
     why = "Pacemaker runs the agents (hastack:cluster:resources)"
-    if not changed:
+    what = {k: v for k, v in (("files", changed), ("disabled", enabled)) if v}
+    if not what:
         ret["comment"] = why + "; their files are current"
         return ret
     if __opts__["test"]:
-        ret.update(result=None, changes={"files": changed},
-                   comment="%s; would write %d file(s)" % (why, len(changed)))
+        ret.update(result=None, changes=what, comment="%s; would write %d file(s), disable "
+                   "%s" % (why, len(changed), ", ".join(enabled) or "nothing"))
         return ret
-    failed = _write(name, files, changed, None, [])
+    failed = _write(name, files, changed, "disable", enabled)
     if failed:
         return failed
-    ret.update(changes={"files": changed}, comment="%s; wrote %d file(s): restart them with "
-               "Pacemaker (crm_resource --restart) to take effect" % (why, len(changed)))
+    ret.update(changes=what, comment="%s; wrote %d file(s)%s%s" % (
+        why, len(changed), ", disabled %s" % ", ".join(enabled) if enabled else "",
+        ": restart them with Pacemaker (crm_resource --restart) to take effect"
+        if changed else ""))
     return ret
 
 

@@ -33,8 +33,9 @@ What the pillar says and what hastack makes of it:
   interface and subnet prefix), ``systemd: UNIT`` (Pacemaker drives the unit; the unit must
   exist on every member and must not be enabled in systemd), or ``agent: CLASS:PROVIDER:TYPE``
   with ``params``. Each may set ``monitor`` (seconds, default 5), ``timeouts`` (seconds
-  per operation: start, stop, promote, demote, notify; Pacemaker's default is 20 s) and
-  ``meta``. A VIP that Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
+  per operation: start, stop, promote, demote, notify; Pacemaker's default is 20 s),
+  ``nodes`` (the members it may run on: a ``-INFINITY`` location on every other member,
+  for a unit that exists only on some nodes) and ``meta``. A VIP that Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
 - ``promotable: true`` on an ``ocf:`` agent that can promote (``ocf:linbit:drbd``) makes it a
   promotable clone, ``NAME-clone``: an instance on every member, one of them Promoted
   (``promoted-max=1``, ``notify=true``), monitored in both roles (``monitor`` seconds when
@@ -132,7 +133,9 @@ def settings(topo):
     stacks = drbd.pacemaker_resources(topo)
     out["resources"].update(stacks["resources"])
     out["constraints"] += stacks["constraints"]
-    out["placement"] = stacks["placement"]
+    out["placement"] = dict(stacks["placement"])
+    out["placement"].update({name: list(spec["nodes"]) for name, spec in out["resources"].items()
+                             if isinstance(spec, dict) and spec.get("nodes")})
     return out
 
 
@@ -837,6 +840,11 @@ def _validate_resources(topo, cfg, nodes_addr, errors):
                     isinstance(k, str) and _PARAM.match(k) and isinstance(v, (str, int, float))
                     and not isinstance(v, bool) for k, v in value.items()):
                 errors.append("%s:%s: must map names to plain values" % (field, part))
+        only = spec.get("nodes")
+        if only is not None and (not isinstance(only, list) or not only or any(
+                n not in (cfg.get("nodes") or members(topo)) for n in only)):
+            errors.append("%s:nodes: %r must list cluster members (hastack:cluster:nodes) "
+                          "the resource may run on" % (field, only))
         timeouts = spec.get("timeouts", {})
         if not isinstance(timeouts, dict) or not all(
                 op in TIMED_OPS and topology.is_int(v) and 1 <= v <= 3600

@@ -318,6 +318,10 @@ CASES = [
      "hastack:cluster:resources:lab-vip:timeouts: must map operations"),
     (_set(("cluster", "resources", "lab-vip", "timeouts"), {"restart": 30}),
      "hastack:cluster:resources:lab-vip:timeouts: must map operations"),
+    (_set(("cluster", "resources", "lab-vip", "nodes"), ["ctl1", "net1"]),
+     "hastack:cluster:resources:lab-vip:nodes: ['ctl1', 'net1'] must list cluster members"),
+    (_set(("cluster", "resources", "lab-vip", "nodes"), []),
+     "hastack:cluster:resources:lab-vip:nodes: [] must list cluster members"),
     (_set(("cluster", "resources", "1st"), {"systemd": "x"}),
      "hastack:cluster:resources:1st: '1st' is not a Pacemaker id"),
     (_set(("cluster", "constraints"), [{"colocate": ["lab-vip-echo", "nope"]}]),
@@ -338,6 +342,20 @@ def test_validation_names_the_field(topo, change, message):
     change(topo)
     errors = errors_of(topo)
     assert any(e.startswith(message) for e in errors), errors
+
+
+def test_a_resource_limited_to_some_members_avoids_the_others(topo):
+    topo["cluster"] = copy.deepcopy(LAB_CLUSTER_PROMOTABLE)
+    topo["cluster"]["resources"]["lab-vip-echo"]["nodes"] = ["ctl1", "ctl2"]
+    topo["cluster"]["resources"]["lab-stateful"]["nodes"] = ["ctl3"]
+    assert errors_of(topo) == []
+    want = cluster.cib_wanted(topo)
+    assert want["locations"] == {
+        "loc-lab-vip-echo-avoids-ctl3": ("lab-vip-echo", "ctl3", "-INFINITY"),
+        "loc-lab-stateful-clone-avoids-ctl1": ("lab-stateful-clone", "ctl1", "-INFINITY"),
+        "loc-lab-stateful-clone-avoids-ctl2": ("lab-stateful-clone", "ctl2", "-INFINITY")}
+    # `nodes` is hastack's, not a Pacemaker parameter or meta attribute.
+    assert "nodes" not in str(want["primitives"]["lab-vip-echo"])
 
 
 def test_no_cluster_section_no_cluster_checks(good):

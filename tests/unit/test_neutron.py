@@ -781,7 +781,13 @@ def test_passive_with_unreadable_agents_changes_nothing(tmp_path, monkeypatch):
 def test_agents_pacemaker_runs_only_get_their_files(tmp_path, monkeypatch):
     cluster = {"manager": "pacemaker", "resources": {
         u: {"systemd": u} for u in neutron.AGENT_UNITS}}
+    # Units left enabled by hastack's own mode are disabled, and nothing is started.
     st = AgentsState(tmp_path, monkeypatch, role="active", stopped=UNITS, cluster=cluster)
+    ret = st.mod.agents_running()
+    assert ret["result"] is True and ret["changes"] == {"disabled": UNITS}
+    assert st.calls == [("systemctl", "disable") + tuple(UNITS)]
+    st = AgentsState(tmp_path, monkeypatch, role="active", stopped=UNITS, cluster=cluster,
+                     enabled=False)
     assert st.mod.agents_running()["changes"] == {} and st.calls == []   # stopped: fine
     st.wanted = "changed\n"
     ret = st.mod.agents_running()
