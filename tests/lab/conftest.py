@@ -25,13 +25,14 @@ def healing_paused(lab):
     lab.salt_run("hastack.heal_resume")
 
 
-LAST = ["test_membership", "test_stale"]
+LAST = ["test_membership", "test_neutron_pacemaker", "test_stale"]
 
 
 def pytest_collection_modifyitems(items):
-    """test_membership.py grows and shrinks the shared lab, and test_stale.py kills it to
-    test `hastack lab up` on what is left: they run after every other lab test, in that
-    order, whatever the file order."""
+    """test_membership.py grows and shrinks the shared lab, test_neutron_pacemaker.py
+    leaves it with Pacemaker running the Neutron agents, and test_stale.py kills it to test
+    `hastack lab up` on what is left: they run after every other lab test, in that order,
+    whatever the file order."""
     items.sort(key=lambda item: LAST.index(item.module.__name__) + 1
                if item.module.__name__ in LAST else 0)
 
