@@ -810,8 +810,9 @@ def drbd_failover(resource, to=None, force=False, timeout=600, minion=None):
     except RuntimeError as exc:
         return _fail({"result": False, "steps": [str(exc)]})
     res = found[resource]
-    if _drbd.pacemaker_refusal(resource, res):
-        return _fail({"result": False, "steps": [_drbd.pacemaker_refusal(resource, res)]})
+    refusal = _drbd.pacemaker_refusal(resource, res)
+    if refusal:
+        return _fail({"result": False, "steps": [refusal]})
     started = time.monotonic()
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         r = _Drbd(client, resource, res, say)
@@ -886,13 +887,12 @@ def drbd_autopromote(resource, survivor, lost="", minion=None):
     except RuntimeError as exc:
         return _fail({"result": False, "steps": [str(exc)]})
     res = found[resource]
-    if _drbd.pacemaker_refusal(resource, res):
+    refusal = _drbd.pacemaker_refusal(resource, res)
+    if refusal:
         # A beacon left from before the switch to Pacemaker: refused, never acted on.
-        say(_drbd.pacemaker_refusal(resource, res))
+        say(refusal)
         return _fail({"result": False, "steps": steps,
-                      "decision": _drbd.Decision("refuse", survivor,
-                                                 _drbd.pacemaker_refusal(resource,
-                                                                         res)).as_dict()})
+                      "decision": _drbd.Decision("refuse", survivor, refusal).as_dict()})
     lost = [n for n in (lost.split(",") if isinstance(lost, str) else list(lost or [])) if n]
     lost = lost or [n for n in res["nodes"] if n != survivor]
     started = time.monotonic()

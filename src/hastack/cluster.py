@@ -35,7 +35,8 @@ What the pillar says and what hastack makes of it:
   with ``params``. Each may set ``monitor`` (seconds, default 5), ``timeouts`` (seconds
   per operation: start, stop, promote, demote, notify; Pacemaker's default is 20 s),
   ``nodes`` (the members it may run on: a ``-INFINITY`` location on every other member,
-  for a unit that exists only on some nodes) and ``meta``. A VIP that Pacemaker manages is never also a keepalived VIP (``hastack:vips``).
+  for a unit that exists only on some nodes) and ``meta``. A VIP that Pacemaker manages is
+  never also a keepalived VIP (``hastack:vips``).
 - ``promotable: true`` on an ``ocf:`` agent that can promote (``ocf:linbit:drbd``) makes it a
   promotable clone, ``NAME-clone``: an instance on every member, one of them Promoted
   (``promoted-max=1``, ``notify=true``), monitored in both roles (``monitor`` seconds when
@@ -783,6 +784,7 @@ def _validate_resources(topo, cfg, nodes_addr, errors):
     keepalived = {str(v.get("address")): n for n, v in (topo.get("vips") or {}).items()
                   if isinstance(v, dict)}
     seen_vip = {}
+    allowed = cfg.get("nodes") or members(topo)      # where a resource's `nodes` may point
     for name, spec in resources.items():
         field = _field("resources", name)
         if not isinstance(name, str) or not _ID.match(name):
@@ -842,7 +844,7 @@ def _validate_resources(topo, cfg, nodes_addr, errors):
                 errors.append("%s:%s: must map names to plain values" % (field, part))
         only = spec.get("nodes")
         if only is not None and (not isinstance(only, list) or not only or any(
-                n not in (cfg.get("nodes") or members(topo)) for n in only)):
+                n not in allowed for n in only)):
             errors.append("%s:nodes: %r must list cluster members (hastack:cluster:nodes) "
                           "the resource may run on" % (field, only))
         timeouts = spec.get("timeouts", {})

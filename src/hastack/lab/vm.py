@@ -540,14 +540,7 @@ def up(lab, manager="hastack"):
         if res.returncode != 0:
             raise LabError("%s %s failed:\n%s%s" % (tool, " ".join(args), res.stdout,
                                                     res.stderr))
-    lab.progress("[drbd] salt -L %s state.apply drbd" % ",".join(names))
-    res, answers = _salt_json(lab, ["-L", ",".join(names), "state.apply", "drbd", "-t", "900"],
-                              960)
-    failed = [n for n in names if not isinstance(answers.get(n), dict)
-              or any(s.get("result") is not True for s in answers[n].values())]
-    if res.returncode != 0 or failed:
-        raise LabError("state drbd failed on %s:\n%s" % (", ".join(failed) or "?",
-                                                        res.stdout[-4000:]))
+    _apply(lab, names, "drbd", 900)
     lab.progress("[drbd] salt-run hastack.drbd_up")
     res = lab.master.cmd("salt-run", ["hastack.drbd_up"], timeout=900)
     print(res.stdout, end="")
@@ -575,19 +568,24 @@ def up(lab, manager="hastack"):
                                               for n in names), serving[0], manager))
 
 
+def _apply(lab, targets, sls, timeout):
+    """``state.apply sls`` on ``targets``; LabError naming the nodes where it failed."""
+    lab.progress("[drbd] salt -L %s state.apply %s" % (",".join(targets), sls))
+    res, answers = _salt_json(lab, ["-L", ",".join(targets), "state.apply", sls,
+                                    "-t", str(timeout)], timeout + 60)
+    failed = [n for n in targets if not isinstance(answers.get(n), dict)
+              or any(s.get("result") is not True for s in answers[n].values())]
+    if res.returncode != 0 or failed:
+        raise LabError("state %s failed on %s:\n%s" % (sls, ", ".join(failed) or "?",
+                                                       res.stdout[-4000:]))
+
+
 def _cluster_up(lab, names):
     """Corosync and Pacemaker on the VMs, then the resources once, as orch.deploy's cluster
     steps do (cluster, cluster.ready, cluster.resources)."""
     for target, sls in ((names, "cluster"), (names[:1], "cluster.ready"),
                         (names[:1], "cluster.resources")):
-        lab.progress("[drbd] salt -L %s state.apply %s" % (",".join(target), sls))
-        res, answers = _salt_json(lab, ["-L", ",".join(target), "state.apply", sls,
-                                        "-t", "600"], 660)
-        failed = [n for n in target if not isinstance(answers.get(n), dict)
-                  or any(s.get("result") is not True for s in answers[n].values())]
-        if res.returncode != 0 or failed:
-            raise LabError("state %s failed on %s:\n%s" % (sls, ", ".join(failed) or "?",
-                                                           res.stdout[-4000:]))
+        _apply(lab, target, sls, 600)
 
 
 def down(lab):
