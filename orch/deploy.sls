@@ -312,6 +312,20 @@ hastack-neutron-agents-{{ node }}:
 {%- endfor %}
 {%- endif %}
 
+{%- if rabbit %}
+
+{#- Last, after every service that declares queues (a new controller's Neutron declares its
+    own): every quorum queue grown onto every member again (salt/rabbitmq/replicas.sls). #}
+hastack-rabbitmq-replicas:
+  salt.state:
+    - tgt: {{ rabbit.nodes[0] }}
+    - sls: rabbitmq.replicas
+    - failhard: True
+    - order: last
+    - require:
+      - salt: hastack-rabbitmq-cluster
+{%- endif %}
+
 {#- Corosync/Pacemaker (hastack:cluster), after Keystone: corosync.conf and the authkey on
     every member, corosync and pacemaker started; then, from the first member, a wait until
     quorate with every member online, and the resources batch once (loaded only when the

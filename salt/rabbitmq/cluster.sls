@@ -1,4 +1,8 @@
-{#- Cluster-wide RabbitMQ data, applied once on the seed: membership and users. #}
+{#- Cluster-wide RabbitMQ data, applied once on the seed: membership, users, and the quorum
+    queues' replicas on every member (rabbitmq.replicas). #}
+include:
+  - rabbitmq.replicas
+
 hastack-rabbitmq-membership:
   ha_rabbitmq.forgotten: []
 
@@ -7,7 +11,8 @@ hastack-rabbitmq-users:
     - require:
       - ha_rabbitmq: hastack-rabbitmq-membership
 
-hastack-rabbitmq-quorum-replicas:
-  ha_rabbitmq.replicas_grown:
-    - require:
-      - ha_rabbitmq: hastack-rabbitmq-membership
+extend:
+  hastack-rabbitmq-quorum-replicas:
+    ha_rabbitmq:
+      - require:
+        - ha_rabbitmq: hastack-rabbitmq-membership

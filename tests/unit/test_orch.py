@@ -67,3 +67,29 @@ def test_neutron_controllers_then_network_nodes_one_at_a_time(lab_topo):
 def test_no_neutron_no_neutron_steps(lab_topo):
     del lab_topo["services"]["neutron"]
     assert not [name for name in render(lab_topo) if "neutron" in name]
+
+
+def option(step, key):
+    for item in step.get("salt.state") or []:
+        if isinstance(item, dict) and key in item:
+            return item[key]
+    return None
+
+
+def test_quorum_queues_are_grown_again_after_the_services_that_declare_them(lab_topo):
+    """A new controller's Neutron declares its own quorum queues after RabbitMQ's join step;
+    RabbitMQ gives them three replicas at most, so the rollout grows them at its end."""
+    steps = render(lab_topo)
+    step = steps["hastack-rabbitmq-replicas"]
+    assert target(step) == "ctl1" and option(step, "sls") == "rabbitmq.replicas"
+    assert option(step, "order") == "last"
+    assert requires(step) == ["hastack-rabbitmq-cluster"]
+    # The Neutron steps are ordered among the others (no order of their own), so they run
+    # before any step ordered last.
+    assert not [n for n in steps if "neutron" in n and option(steps[n], "order")]
+
+
+def test_no_rabbitmq_no_replica_step(lab_topo):
+    del lab_topo["services"]["rabbitmq"]
+    lab_topo["services"].pop("neutron", None)
+    assert "hastack-rabbitmq-replicas" not in render(lab_topo)
