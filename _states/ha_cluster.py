@@ -116,8 +116,7 @@ def resources(name="cluster-resources"):
     except RuntimeError as exc:
         ret.update(result=False, comment=str(exc))
         return _warn(ret)
-    note = ("; not in the pillar, left alone: %s" % ", ".join(before["strangers"])
-            if before["strangers"] else "")
+    note = cluster.strangers_note(before["strangers"])
     if not before["changes"]:
         ret["comment"] = "the CIB has what the pillar says" + note
         return _warn(ret)

@@ -611,6 +611,29 @@ def cib_diff(wanted, live):
     return changes, strangers
 
 
+# The id prefix of the location constraint DRBD's crm-fence-peer handler adds while the peer
+# is outdated (DRBD 9 utils); crm-unfence-peer removes it after the resync.
+DRBD_FENCE_PREFIX = "drbd-fence-by-handler-"
+
+
+def strangers_note(strangers):
+    """The words a state adds for what the CIB holds and the pillar does not name: all
+    left alone. DRBD's fence-peer constraint is named as such, since removing it by hand would
+    let Pacemaker promote a peer that missed writes."""
+    if not strangers:
+        return ""
+    fence = [s for s in strangers if s.startswith(DRBD_FENCE_PREFIX)]
+    others = [s for s in strangers if s not in fence]
+    parts = []
+    if others:
+        parts.append("not in the pillar, left alone: %s" % ", ".join(others))
+    if fence:
+        parts.append("DRBD's fence-peer constraint %s (its peer is outdated; "
+                     "crm-unfence-peer.sh removes it once the peer has resynced)"
+                     % ", ".join(fence))
+    return "; " + "; ".join(parts)
+
+
 # -- status ----------------------------------------------------------------------------------
 
 def _bool(value):

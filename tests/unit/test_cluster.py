@@ -183,6 +183,15 @@ def test_passwords_are_masked_and_strangers_are_listed(topo):
     assert strangers == ["by-hand", "ord-by-hand"]
 
 
+def test_drbd_fence_constraint_is_named_not_just_left_alone():
+    fence = "drbd-fence-by-handler-mysql-mysql-drbd-clone"
+    note = cluster.strangers_note(["by-hand", fence])
+    assert "left alone: by-hand;" in note
+    assert "fence-peer constraint %s" % fence in note and "crm-unfence-peer" in note
+    assert cluster.strangers_note([]) == ""
+    assert "left alone" not in cluster.strangers_note([fence])
+
+
 @pytest.mark.parametrize("value, ms", [("1s", 1000), ("1000ms", 1000), ("0", 0), ("2min", 120000),
                                        (None, 0), (5, 5000), ("20s", 20000)])
 def test_durations(value, ms):
