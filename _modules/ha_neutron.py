@@ -277,9 +277,9 @@ def _active_for(unit):
 def restart_dead(units):
     """
     Restart the agent ``units`` the API reports dead on this node (a hung agent: its unit
-    is still active), except one that started less than ``agent_down_time`` ago: it has not
-    had its chance to report yet (a node that has just booted). ``{"restarted", "skipped",
-    "failed"}``.
+    is still active), except one whose unit is still starting
+    (:func:`hastack.neutron.hung_grace`: a node that has just booted, or a rollout restarting
+    it). ``{"restarted", "skipped", "failed"}``.
 
     CLI Example:
 
@@ -287,7 +287,7 @@ def restart_dead(units):
 
         salt net1 ha_neutron.restart_dead '["neutron-l3-agent"]'
     """
-    grace = neutron.settings(_topo())["agent_down_time"]
+    grace = neutron.hung_grace(neutron.settings(_topo()))
     out = {"restarted": [], "skipped": [], "failed": []}
     for unit in units:
         age = _active_for(unit)

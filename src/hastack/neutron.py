@@ -555,6 +555,19 @@ def dead_hosts(agents):
     return {h: sorted(k for k in kinds if k) for h, kinds in sorted(out.items())}
 
 
+# An agent process's start to its first report, at most (on the lab's busy 2-core host the
+# DHCP agent needed up to 37 s; the rollout waits 120 s for a restarted node's agents).
+AGENT_START_S = 60
+
+
+def hung_grace(cfg):
+    """Seconds after its unit started before an agent the API calls dead counts as hung
+    (healing restarts it): its first report may take :data:`AGENT_START_S`, then the server
+    waits ``agent_down_time`` before calling it dead. A younger unit is starting (a rollout's
+    or a boot's restart): restarting it again would only start it over."""
+    return cfg["agent_down_time"] + AGENT_START_S
+
+
 # -- active_passive: one network node runs the agent group ----------------------------------
 
 _NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)

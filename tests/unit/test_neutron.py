@@ -805,3 +805,25 @@ def test_the_api_session_and_its_token_are_reused_until_the_credentials_change(t
     assert mod._api()[0] is first and url.endswith(":9696/v2.0")
     topo["secrets"]["keystone_admin_password"] = "another-password-1234"
     assert mod._api()[0] is not first and len(mod._SESSION) == 1
+
+
+def test_an_agent_whose_unit_is_still_starting_is_not_restarted_by_healing(topo, monkeypatch):
+    """The rollout restarts net1's agents; under load the DHCP agent reported 37 s after its
+    start, long after the lab's agent_down_time of 15 s: healing must not start it over."""
+    from test_salt_adapters import load
+
+    topo["services"]["neutron"]["agent_down_time"] = 15
+    cfg = neutron.settings(topo)
+    assert neutron.hung_grace(cfg) == 15 + neutron.AGENT_START_S
+    mod = load("_modules", "ha_neutron", __grains__={"id": "net1"},
+               __salt__={"ha_topology.get": lambda: topo})
+    ages = {"neutron-dhcp-agent": 37.0, "neutron-l3-agent": 600.0}
+    restarted = []
+    monkeypatch.setattr(mod, "_active_for", lambda unit: ages.get(unit))
+    monkeypatch.setattr(mod, "_systemctl", lambda *argv: restarted.append(argv) or
+                        type("R", (), {"returncode": 0})())
+    out = mod.restart_dead(["neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent"])
+    assert out["skipped"] == ["neutron-dhcp-agent started 37 s ago"]
+    # Hung for longer than the grace, and stopped: both restarted.
+    assert out["restarted"] == ["neutron-l3-agent", "neutron-metadata-agent"]
+    assert restarted == [("restart", "neutron-l3-agent"), ("restart", "neutron-metadata-agent")]
