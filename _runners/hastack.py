@@ -322,9 +322,11 @@ def drain_departed(dry_run=False, timeout=600, minion=None):
     """
     Drain every node the pillar no longer names but that still carries this cluster's
     membership mark, before the remaining nodes are reconfigured (``orch.deploy`` calls this
-    right after validating). The order and the reasons are in hastack/membership.py. A
-    departed node that does not answer is drained from the remaining members' side; the
-    steps that would run on it are reported as skipped. Stops at the first failed step.
+    right after validating); and take a node that stays in the pillar but left
+    ``hastack:cluster:nodes`` out of Corosync/Pacemaker. The order and the reasons are in
+    hastack/membership.py. A departed node that does not answer is drained from the remaining
+    members' side; the steps that would run on it are reported as skipped. Stops at the first
+    failed step.
 
     CLI Example:
 
@@ -347,14 +349,20 @@ def drain_departed(dry_run=False, timeout=600, minion=None):
         marks = client.cmd("%s:cluster:%s" % (membership.MARK_GRAIN, name), "grains.get",
                            [membership.MARK_GRAIN], tgt_type="grain", timeout=10)
         gone = membership.departed(topo, marks)
-        if not gone:
+        leaving = membership.left_cluster(topo, marks)
+        out = {"result": True, "departed": gone, "left_cluster": leaving, "steps": steps}
+        if not gone and not leaving:
             say("no departed node: every node marked for cluster %s is in the pillar" % name)
-            return {"result": True, "departed": [], "steps": steps}
-        out = {"result": True, "departed": gone, "steps": steps}
-        for node in gone:
-            plan = membership.drain_plan(topo, node, marks[node])
-            say("%s left the pillar (it ran %s): %d steps"
-                % (node, ", ".join(marks[node].get("parts", [])) or "nothing", len(plan)))
+            return out
+        plans = [(node, membership.drain_plan(topo, node, marks[node]),
+                  "%s left the pillar (it ran %s)" % (
+                      node, ", ".join(marks[node].get("parts", [])) or "nothing"))
+                 for node in gone]
+        plans += [(node, membership.leave_cluster_plan(node),
+                   "%s left hastack:cluster:nodes (it stays for its other parts)" % node)
+                  for node in leaving]
+        for node, plan, why in plans:
+            say("%s: %d steps" % (why, len(plan)))
             for step in plan:
                 where = step["on"] if isinstance(step["on"], list) else [step["on"]]
                 if dry_run:
@@ -378,7 +386,8 @@ def drain_departed(dry_run=False, timeout=600, minion=None):
                     return _fail(out)
                 if all(t in got for t in where):
                     say(step["what"])
-            say("%s drained: left alone" % node)
+            say("%s drained: left alone" % node if node in gone
+                else "%s is out of the cluster" % node)
     out["seconds"] = round(time.monotonic() - started, 1)
     return out
 

@@ -29,7 +29,8 @@ hastack-pillar-refresh:
       - salt: hastack-validate
 
 {#- A node the pillar no longer names is drained first (VIPs, haproxy, Pacemaker, RabbitMQ,
-    Galera, Corosync: hastack/membership.py), while the others still count it as a member. #}
+    Galera, Corosync: hastack/membership.py), while the others still count it as a member;
+    a node that stays but left hastack:cluster:nodes leaves Pacemaker and Corosync. #}
 hastack-drain-departed:
   salt.runner:
     - name: hastack.drain_departed

@@ -54,6 +54,19 @@ def departed(topo, marks):
                   and m not in topo.get("nodes", {}))
 
 
+def left_cluster(topo, marks):
+    """Nodes the pillar still names, marked as Corosync/Pacemaker members, that
+    ``hastack:cluster:nodes`` no longer lists, sorted: they leave the cluster and keep their
+    other parts (:func:`leave_cluster_plan`). Other parts a node loses while it stays follow
+    their own rollout steps (RabbitMQ: ``rabbitmq.removed``; the arbitrator:
+    ``galera.arbitrator_removed``)."""
+    name = topo.get("cluster_name", "hastack")
+    return sorted(m for m, g in marks.items()
+                  if isinstance(g, dict) and g.get("cluster") == name
+                  and m in topo.get("nodes", {}) and "cluster" in (g.get("parts") or [])
+                  and "cluster" not in mark(topo, m)["parts"])
+
+
 def _step(what, on, fun, *args, **kwargs):
     return {"what": what, "on": on, "fun": fun, "args": list(args), "kwargs": kwargs}
 
@@ -70,8 +83,7 @@ def drain_plan(topo, node, node_mark):
              _step("stop the health beacon on %s" % node, node, "beacons.delete", "ha_health",
                    save=True)]
     if "cluster" in parts:
-        steps.append(_step("Pacemaker moves its resources off %s" % node, node,
-                           "ha_cluster.standby"))
+        steps.append(_standby_step(node))
     lbs = [n for n in loadbalancer.lb_nodes(topo) if n != node]
     if lbs and (parts - {"loadbalancer", "cluster", "arbitrator"}):
         steps.append(_step("haproxy sends no new connection to %s" % node, lbs,
@@ -101,19 +113,40 @@ def drain_plan(topo, node, node_mark):
         steps.append(_step("the Galera arbitrator stops on %s" % node, node, "service.stop",
                            "garb"))
     if "cluster" in parts:
-        # The others drop it from corosync.conf (reloaded) and then from Pacemaker's node
-        # list in the rollout that follows (cluster state, ha_cluster.forgotten).
-        steps.append(_step("Pacemaker and Corosync stop on %s" % node, node,
-                           "ha_cluster.leave"))
+        steps.append(_leave_step(node))
     disable = [u for u in ["keepalived", "haproxy"] if "loadbalancer" in parts] + api_units
     disable += [u for u, part in (("hastack-galera-health", "galera"), ("mariadb", "galera"),
                                   ("rabbitmq-server", "rabbitmq"), ("garb", "arbitrator"),
                                   ("pacemaker", "cluster"), ("corosync", "cluster"))
                 if part in parts]
-    for unit in dict.fromkeys(disable):
+    steps += _disabled(node, dict.fromkeys(disable))
+    steps.append(_step("%s no longer carries the %s mark" % (node, MARK_GRAIN), node,
+                       "grains.delkey", MARK_GRAIN, force=True))
+    return steps
+
+
+def leave_cluster_plan(node):
+    """The steps that take ``node`` out of Corosync/Pacemaker while it stays in the pillar
+    with its other parts: its resources move off (standby), Pacemaker and Corosync stop and
+    are not started at boot. The rollout that follows rewrites the members' corosync.conf and
+    Pacemaker forgets the node, as for a departed one."""
+    return [_standby_step(node), _leave_step(node)] + _disabled(node, ["pacemaker", "corosync"])
+
+
+def _standby_step(node):
+    return _step("Pacemaker moves its resources off %s" % node, node, "ha_cluster.standby")
+
+
+def _leave_step(node):
+    # The others drop it from corosync.conf (reloaded) and then from Pacemaker's node list
+    # in the rollout that follows (cluster state, ha_cluster.forgotten).
+    return _step("Pacemaker and Corosync stop on %s" % node, node, "ha_cluster.leave")
+
+
+def _disabled(node, units):
+    steps = []
+    for unit in units:
         steps.append(_step("%s stopped on %s" % (unit, node), node, "service.stop", unit))
         steps.append(_step("%s not started at boot on %s" % (unit, node), node,
                            "service.disable", unit))
-    steps.append(_step("%s no longer carries the %s mark" % (node, MARK_GRAIN), node,
-                       "grains.delkey", MARK_GRAIN, force=True))
     return steps

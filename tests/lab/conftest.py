@@ -30,7 +30,8 @@ LAST = ["test_membership", "test_neutron_pacemaker", "test_stale"]
 
 def pytest_collection_modifyitems(items):
     """test_membership.py grows and shrinks the shared lab, test_neutron_pacemaker.py
-    leaves it with Pacemaker running the Neutron agents, and test_stale.py kills it to test
+    takes the network nodes into Pacemaker and out again (its agents' resources stay in the
+    CIB, stopped), and test_stale.py kills it to test
     `hastack lab up` on what is left: they run after every other lab test, in that order,
     whatever the file order."""
     items.sort(key=lambda item: LAST.index(item.module.__name__) + 1

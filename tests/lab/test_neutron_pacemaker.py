@@ -6,9 +6,12 @@ disabled in systemd. Powering off the group's node makes Pacemaker start the gro
 other network node, and hastack's healing hands the router and network over to it; the node
 that comes back starts no second group.
 
-It leaves the lab in that mode, so it runs last, in `make test-membership` (issue 10's
-long tests), which removes the lab afterwards. The lab's kernel has no Open vSwitch: the
-router has no ports and the network no DHCP subnet (see test_neutron.py)."""
+Then the pillar `hastack lab up` wrote comes back: one `orch.deploy` takes the network nodes
+out of Corosync/Pacemaker while they stay in the pillar (resources moved off, Pacemaker and
+Corosync stopped and not started at boot, the members' nodelist rewritten) and hastack's own
+mode runs their agents again. It runs last, in `make test-membership` (issue 10's long tests),
+which removes the lab afterwards. The lab's kernel has no Open vSwitch: the router has no
+ports and the network no DHCP subnet (see test_neutron.py)."""
 
 import time
 
@@ -22,6 +25,19 @@ pytestmark = pytest.mark.timeout(1800)
 NETWORK_NODES = ["net1", "net2"]
 AGENTS = {"neutron-l3": "neutron-l3-agent", "neutron-dhcp": "neutron-dhcp-agent",
           "neutron-metadata": "neutron-metadata-agent"}
+
+
+@pytest.fixture(scope="module")
+def lab_pillar(lab):
+    """The topology as `hastack lab up` wrote it, read before this module changes it."""
+    return lab.lab.topology()
+
+
+def _deploy(lab):
+    started = time.monotonic()
+    res = lab.salt_run("state.orchestrate", "orch.deploy", timeout=1800)
+    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
+    return res, time.monotonic() - started
 
 
 def _pacemaker_pillar(lab):
@@ -49,14 +65,12 @@ def _cluster(lab, node="ctl1"):
     return lab.salt(node, "ha_cluster.status", "-t", "60", timeout=120)[node]
 
 
-def test_pacemaker_runs_the_agent_group_and_moves_it_when_its_node_dies(lab):
+def test_pacemaker_runs_the_agent_group_and_moves_it_when_its_node_dies(lab, lab_pillar):
     api = netapi.Networking(lab.lab.topology(with_secrets=True))
     _pacemaker_pillar(lab)
-    started = time.monotonic()
-    res = lab.salt_run("state.orchestrate", "orch.deploy", timeout=1800)
-    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
+    took = _deploy(lab)[1]
     print("\n[neutron/pacemaker] orch.deploy with the network nodes in the cluster: %.1f s"
-          % (time.monotonic() - started))
+          % took)
 
     def one_group():
         st = _cluster(lab)
@@ -107,3 +121,29 @@ def test_pacemaker_runs_the_agent_group_and_moves_it_when_its_node_dies(lab):
         assert api.hosts_of(router, network) == ({standby}, {standby})
     finally:
         api.remove(router, network)
+
+
+def test_the_network_nodes_leave_the_cluster_and_run_their_agents_again(lab, lab_pillar):
+    lab.lab.write_pillar(lab_pillar)
+    res, took = _deploy(lab)
+    print("\n[neutron/pacemaker] orch.deploy taking the network nodes out of the cluster: "
+          "%.1f s" % took)
+    for node in NETWORK_NODES:
+        assert "%s is out of the cluster" % node in res.stdout, res.stdout[-5000:]
+    st = _cluster(lab)
+    assert st["quorate"] and sorted(st["online"]) == ["ctl1", "ctl2", "ctl3"], st
+    assert sorted(st["corosync"]["members"]) == ["ctl1", "ctl2", "ctl3"], st["corosync"]
+    for node in NETWORK_NODES:
+        units = ("pacemaker", "corosync")
+        assert "active" not in lab.sh(node, "systemctl", "is-active", *units).stdout.split()
+        assert lab.sh(node, "systemctl", "is-enabled", *units).stdout.split() == \
+            ["disabled"] * 2, node
+        assert "cluster" not in lab.salt(node, "grains.get", "hastack")[node]["parts"]
+    # hastack's own mode again: every agent alive on both network nodes, healing included.
+    api = netapi.Networking(lab.lab.topology(with_secrets=True))
+    every = sorted((n, k) for n in NETWORK_NODES for k in netapi.KINDS)
+    lab.wait_for(lambda: sorted((a["host"], a["agent_type"]) for a in api.agents()
+                                if a["alive"]) == every,
+                 timeout=180, what="every agent alive on both network nodes")
+    lab.wait_for(lambda: lab.salt_run("hastack.status").returncode == 0, timeout=300,
+                 what="a green hastack.status")

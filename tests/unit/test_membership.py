@@ -182,3 +182,49 @@ def test_a_departed_node_that_does_not_answer_is_drained_from_the_peers_side(
 def test_what_counts_as_a_failed_step(tmp_path, monkeypatch, ret, failed):
     runner = drain_runner(tmp_path, DrainClient({}, None), monkeypatch)
     assert runner._step_failed(ret) is failed
+
+
+def _without_cluster_member(topo, node):
+    import copy
+
+    topo = copy.deepcopy(topo)
+    topo["cluster"]["nodes"].remove(node)
+    return topo
+
+
+def test_a_node_that_leaves_only_the_cluster_list_is_found():
+    marks = {n: membership.mark(THREE, n) for n in THREE["nodes"]}
+    smaller = _without_cluster_member(THREE, "ctl3")
+    assert membership.left_cluster(smaller, marks) == ["ctl3"]
+    # Not departed (it stays in the pillar), and nothing left once its mark is rewritten.
+    assert membership.departed(smaller, marks) == []
+    marks["ctl3"] = membership.mark(smaller, "ctl3")
+    assert "cluster" not in marks["ctl3"]["parts"] and "galera" in marks["ctl3"]["parts"]
+    assert membership.left_cluster(smaller, marks) == []
+    # Another cluster's marks, and nodes that never were members, are not touched.
+    marks["ctl3"] = dict(membership.mark(THREE, "ctl3"), cluster="another-cloud")
+    assert membership.left_cluster(smaller, marks) == []
+    assert "cluster" not in marks["net1"]["parts"]
+
+
+def test_leaving_the_cluster_moves_resources_then_stops_and_disables_only_the_cluster():
+    steps = membership.leave_cluster_plan("net1")
+    assert [(s["fun"], s["args"]) for s in steps] == [
+        ("ha_cluster.standby", []), ("ha_cluster.leave", []),
+        ("service.stop", ["pacemaker"]), ("service.disable", ["pacemaker"]),
+        ("service.stop", ["corosync"]), ("service.disable", ["corosync"])]
+    assert {s["on"] for s in steps} == {"net1"}
+
+
+def test_the_drain_takes_a_node_out_of_the_cluster_and_leaves_the_rest(tmp_path, monkeypatch):
+    marks = dict(MARKS)
+    del marks["ctl4"]
+    topo = _without_cluster_member(THREE, "ctl3")
+    client = DrainClient(marks, lambda node, fun: {"result": True})
+    runner = drain_runner(tmp_path, client, monkeypatch)
+    monkeypatch.setattr(runner, "_pillar", lambda minion=None: {"hastack": topo})
+    out = runner.drain_departed()
+    assert out["result"] and out["departed"] == [] and out["left_cluster"] == ["ctl3"]
+    assert client.calls == [(s["fun"], ("ctl3",)) for s in
+                            membership.leave_cluster_plan("ctl3")]
+    assert out["steps"][-1].endswith("ctl3 is out of the cluster")
