@@ -36,7 +36,7 @@ test: host-deps venv unit
 	  $(BIN)/hastack lab down; \
 	  [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ]
 
-# Last: Pacemaker takes the Neutron agents over and the lab stays in that mode.
+# Last: Pacemaker takes the Neutron agents over, then the network nodes leave its cluster.
 test-membership: host-deps venv
 	HASTACK_KEEP_LAB=1 $(PYTEST) tests/lab/test_membership.py \
 	    tests/lab/test_neutron_pacemaker.py; \
