@@ -78,8 +78,7 @@ def drain_plan(topo, node, node_mark):
     parts = set(node_mark.get("parts", []))
     units = list(node_mark.get("units", []))
     services = topo.get("services", {})
-    steps = [_step("the master stops healing %s" % node, node, "grains.delkey",
-                   heal.ROLLED_OUT_GRAIN, force=True),
+    steps = [_healing_off_step(node),
              _step("stop the health beacon on %s" % node, node, "beacons.delete", "ha_health",
                    save=True)]
     if "cluster" in parts:
@@ -127,10 +126,19 @@ def drain_plan(topo, node, node_mark):
 
 def leave_cluster_plan(node):
     """The steps that take ``node`` out of Corosync/Pacemaker while it stays in the pillar
-    with its other parts: its resources move off (standby), Pacemaker and Corosync stop and
-    are not started at boot. The rollout that follows rewrites the members' corosync.conf and
-    Pacemaker forgets the node, as for a departed one."""
-    return [_standby_step(node), _leave_step(node)] + _disabled(node, ["pacemaker", "corosync"])
+    with its other parts: healing stops there until the rollout ends (the pillar may already
+    give hastack what Pacemaker is stopping: the Neutron agents, back from Pacemaker, were
+    restarted by healing under Pacemaker's stop, which then timed out), its resources move
+    off (standby), Pacemaker and Corosync stop and are not started at boot. The rollout that
+    follows rewrites the members' corosync.conf, Pacemaker forgets the node as it forgets a
+    departed one, and its last step (the ``heal`` state) resumes healing there."""
+    return ([_healing_off_step(node), _standby_step(node), _leave_step(node)]
+            + _disabled(node, ["pacemaker", "corosync"]))
+
+
+def _healing_off_step(node):
+    return _step("the master stops healing %s" % node, node, "grains.delkey",
+                 heal.ROLLED_OUT_GRAIN, force=True)
 
 
 def _standby_step(node):
