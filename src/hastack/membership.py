@@ -20,6 +20,9 @@ Corosync stops (the rollout then drops it from corosync.conf and Pacemaker's nod
 every unit is disabled so a reboot does not bring it back, and the mark is removed. Then it
 is left alone. A departed node that does not answer is
 drained from the peers' side only (the steps that run on it are reported as skipped).
+
+A node that stays in the pillar but leaves ``hastack:cluster:nodes`` (:func:`left_cluster`)
+leaves Corosync/Pacemaker only, in the same step (:func:`leave_cluster_plan`).
 """
 
 from hastack import cluster, heal, loadbalancer, rabbitmq
