@@ -139,7 +139,9 @@ def test_the_network_nodes_leave_the_cluster_and_run_their_agents_again(lab, lab
         assert lab.sh(node, "systemctl", "is-enabled", *units).stdout.split() == \
             ["disabled"] * 2, node
         assert "cluster" not in lab.salt(node, "grains.get", "hastack")[node]["parts"]
-    # hastack's own mode again: every agent alive on both network nodes, healing included.
+        # Healing, off there while it left the cluster, resumed at the rollout's end.
+        assert lab.salt(node, "grains.get", "hastack_healing")[node] is True, node
+    # hastack's own mode again: every agent alive on both network nodes.
     api = netapi.Networking(lab.lab.topology(with_secrets=True))
     every = sorted((n, k) for n in NETWORK_NODES for k in netapi.KINDS)
     lab.wait_for(lambda: sorted((a["host"], a["agent_type"]) for a in api.agents()
