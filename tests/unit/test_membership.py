@@ -1,5 +1,7 @@
 """Membership: the mark a node carries, which marked minions departed, and the drain order."""
 
+import copy
+
 import pytest
 
 from hastack import galera, membership
@@ -185,8 +187,6 @@ def test_what_counts_as_a_failed_step(tmp_path, monkeypatch, ret, failed):
 
 
 def _without_cluster_member(topo, node):
-    import copy
-
     topo = copy.deepcopy(topo)
     topo["cluster"]["nodes"].remove(node)
     return topo
