@@ -159,19 +159,28 @@ def _systemctl(verb, timeout):
     return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
 
 
-def bootstrap():
+def bootstrap(sst_user=False):
     """
     Start MariaDB as a new Primary component (``galera_new_cluster``). Only
     ``salt-run hastack.galera_recover`` should call this: it decides which node may.
+    ``sst_user``: then also make the mariabackup SST user (``ensure_sst_user``), in the same
+    call, before any member joins.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl1 ha_galera.bootstrap
+        salt ctl1 ha_galera.bootstrap sst_user=True
     """
     res = subprocess.run(["galera_new_cluster"], capture_output=True, text=True, timeout=900)
-    return {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+    out = {"result": res.returncode == 0, "comment": (res.stderr or res.stdout).strip()}
+    if out["result"] and sst_user:
+        # galera_new_cluster returns once the unit is started: Type=notify, and a
+        # bootstrapped member is ready when it is Primary and Synced.
+        out["comment"] = "; ".join(c for c in (out["comment"], ensure_sst_user()["comment"])
+                                   if c)
+    return out
 
 
 # How long ``join`` lets a running member that is not Synced stop before it kills it.

@@ -159,3 +159,19 @@ def test_heal_ensure_running_leaves_a_starting_mariadb_to_finish(monkeypatch):
     assert calls == []
     mod, calls = heal_module(monkeypatch, ["activating"])
     assert mod.ensure_running("keystone")["restarted"] is True
+
+
+def test_galera_bootstrap_makes_the_sst_user_only_when_asked_and_started(monkeypatch):
+    mod, calls = galera_module(monkeypatch, stops_after=None)
+    made = []
+    monkeypatch.setattr(mod, "ensure_sst_user",
+                        lambda: made.append(1) or {"result": True, "comment": "sst present"})
+    assert mod.bootstrap() == {"result": True, "comment": ""}
+    assert made == []
+    assert mod.bootstrap(sst_user=True) == {"result": True, "comment": "sst present"}
+    assert made == [1]
+    # A failed galera_new_cluster: no user made on a server that is not running.
+    monkeypatch.setattr(mod.subprocess, "run", lambda argv, **kw: type(
+        "Res", (), {"returncode": 1, "stdout": "", "stderr": "failed"})())
+    assert mod.bootstrap(sst_user=True) == {"result": False, "comment": "failed"}
+    assert made == [1]
