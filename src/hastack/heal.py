@@ -54,6 +54,13 @@ BEACON_DEFAULTS = {
     "neutron_every": 5,       # Neutron's agents, asked of the API by its VIP's holder
 }
 
+# A heal that finds no Primary component while a member's minion does not answer yet looks
+# again every SILENT_POLL seconds for up to SILENT_WAIT before it leaves that member to the
+# next event: after a power loss the minions come up seconds apart, and the next event can be
+# a refire (15 s) away (on 2026-11-24 the recovery started 11 s after the look that waited).
+SILENT_WAIT = 30
+SILENT_POLL = 2
+
 # A node is healed once orch.deploy has rolled it out: its last step, the heal state, sets
 # this grain (a membership drain removes it first). Before that, a node being added is the
 # rollout's: a backend DOWN there means "not deployed yet", not "crashed".
@@ -213,7 +220,8 @@ def plan(topo, event, view):
         if silent:
             # As the galera resource agent does: the election needs every member's position.
             return {"action": "none", "reason": "no Primary component; waiting on %s to "
-                                                "report" % ", ".join(silent)}
+                                                "report" % ", ".join(silent),
+                    "wait_for": silent}
         return {"action": "galera_recover",
                 "reason": "no member is in a Primary component (%s)" % ", ".join(members)}
     if kind == "vip":

@@ -112,13 +112,13 @@ def test_galera_recovery_waits_for_every_member_to_report(good):
     view = {"answering": ["ctl1", "ctl2"], "galera": {"ctl1": None, "ctl2": None,
                                                       "ctl3": None}}
     action = heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)
-    assert action == {"action": "none",
+    assert action == {"action": "none", "wait_for": ["ctl3"],
                       "reason": "no Primary component; waiting on ctl3 to report"}
     # As the runner sees it: the grain comes with the answer, so a silent member is not
     # in rolled_out either; it is waited on, not called "not rolled out".
     view["rolled_out"] = ["ctl1", "ctl2"]
     action = heal.plan(good, {"kind": "galera", "node": "ctl1"}, view)
-    assert action == {"action": "none",
+    assert action == {"action": "none", "wait_for": ["ctl3"],
                       "reason": "no Primary component; waiting on ctl3 to report"}
 
 
@@ -580,11 +580,39 @@ def test_a_node_salt_knows_is_gone_is_silent_not_pending(good, tmp_path, monkeyp
     client = FakeClient({"grains.get": lambda n: gone if n == "ctl3" else True,
                          "ha_galera.status": lambda n: {"primary": False, "synced": False}})
     runner = heal_runner(good, tmp_path, client, monkeypatch)
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     ret = runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
     assert ret["result"] == "nothing-to-do", ret
     assert ret["reason"] == "no Primary component; waiting on ctl3 to report"
     status_asked = [c[1] for c in client.calls if c[0] == "ha_galera.status"]
-    assert status_asked == [("ctl1", "ctl2")]
+    # Asked again every SILENT_POLL seconds for SILENT_WAIT, then left to the next event.
+    assert status_asked == [("ctl1", "ctl2")] * (heal.SILENT_WAIT // heal.SILENT_POLL + 1)
+
+
+def test_a_recovery_starts_once_the_last_silent_member_answers(good, tmp_path, monkeypatch):
+    """After a power loss the minions come up seconds apart: the heal that found one silent
+    looks again and recovers once every member reports, not at the next event."""
+    looks = [0]
+
+    def ping(n):
+        if n == "ctl1":
+            looks[0] += 1
+        return "Minion did not return. [Not connected]" if n == "ctl3" and looks[0] < 3 \
+            else True
+    client = FakeClient({"grains.get": ping,
+                         "ha_galera.status": lambda n: {"primary": False, "synced": False}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    recovered = []
+    monkeypatch.setattr(runner, "galera_recover", lambda: recovered.append(clock[0]) or {
+        "result": True, "steps": ["+1.0s Primary component of 3 nodes in 1.0 s"]})
+    ret = runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
+    assert ret["result"] == "healed", ret
+    assert recovered == [2 * heal.SILENT_POLL]
 
 
 @pytest.mark.parametrize("answer, result", [
