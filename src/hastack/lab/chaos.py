@@ -171,10 +171,11 @@ class Chaos:
 
     # -- one scenario ------------------------------------------------------------------------
     def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None,
-            connect_retries=0, token_timeout=2, watch_neutron=None):
+            connect_retries=0, token_timeout=2, watch_neutron=None, watch_galera=False):
         """Load, fault, (undo), back to green; returns the scenario's figures. With
         ``watch_neutron=(lost, to)``: a router and a network placed on ``lost``'s agents
-        first, and the seconds until ``to``'s agents alone host them."""
+        first, and the seconds until ``to``'s agents alone host them. With ``watch_galera``:
+        the seconds from the fault until Galera is whole again (``galera_whole_s``)."""
         self.ready()
         if self.db is None:
             self.db = load.database(self.lab.lab.node("ctl1"), secrets.token_urlsafe(16))
@@ -204,6 +205,10 @@ class Chaos:
         inject()
         if watcher:
             watcher.start()
+        whole = {}
+        if watch_galera:
+            threading.Thread(target=self._watch_galera, args=(whole, t_fault),
+                             daemon=True).start()
         if placed:
             mover = threading.Thread(target=lambda: moved.update(seconds=networking.wait_moved(
                 *placed, to=watch_neutron[1], started=t_fault)), daemon=True)
@@ -256,6 +261,9 @@ class Chaos:
             out["token_timeout_s"] = token_timeout
         if watch_unit:
             out["unit_back_s"] = back.get("seconds")
+        if watch_galera:
+            # From the fault until every member is Synced in one Primary component again.
+            out["galera_whole_s"] = whole.get("seconds")
         if placed:
             # From the power-off until the live agents of the other node alone host them.
             out["neutron_moved_s"] = moved.get("seconds")
@@ -274,8 +282,8 @@ class Chaos:
         return out
 
     def _watch_galera(self, out, started, timeout=600):
-        """Seconds from ``started`` (the undo's start) until every member is Synced in one
-        Primary component of the full size."""
+        """Seconds from ``started`` (the undo's start, or the fault) until every member is
+        Synced in one Primary component of the full size."""
         members = [self.lab.lab.node(n) for n in self.topo["services"]["galera"]["nodes"]]
         while time.monotonic() - started < timeout:
             if load.galera_whole(members):
@@ -303,6 +311,9 @@ class Chaos:
     def kill9(self, node, unit):
         return lambda: self.lab.sh(node, "systemctl", "kill", "-s", "KILL", unit)
 
+    def kill9_all(self, nodes, unit):
+        return lambda: together(lambda node: self.kill9(node, unit)(), nodes)
+
     def power_off(self, *nodes):
         return lambda: together(self.lab.lab.kill, nodes)
 
@@ -325,6 +336,11 @@ class Chaos:
                            (services["rabbitmq"]["nodes"][0], "rabbitmq-server")):
             out.append(("kill-%s" % unit, dict(inject=self.kill9(node, unit),
                                                watch_unit=(node, unit))))
+        # A full Galera outage with the nodes up: every member killed at once. systemd
+        # restarts them, they cannot form a Primary component alone (pc.recovery off), and
+        # healing runs the full-outage recovery; no boot in the figure (galera_whole_s).
+        out.append(("kill-mariadb-everywhere", dict(
+            inject=self.kill9_all(services["galera"]["nodes"], "mariadb"), watch_galera=True)))
         out.append(("poweroff-ctl2", dict(inject=self.power_off("ctl2"),
                                           undo=self.power_on("ctl2"))))
         out.append(("partition-ctl3", dict(inject=lambda: net.partition("ctl3"),
