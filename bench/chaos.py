@@ -3,8 +3,9 @@
 Usage: python bench/chaos.py [SCENARIO ...]   (needs `hastack lab up`; prints a final JSON
 line with, per scenario, failed token requests, acknowledged rows lost, confirmed messages
 lost, the longest time the writer and the publisher went without an acknowledgement,
-seconds until `hastack.status` was green again, and for a killed service the seconds until
-it ran again)
+seconds until `hastack.status` was green again, for a killed service the seconds until
+it ran again, and for Galera killed everywhere or an undone fault the seconds until every
+member was Synced in one Primary component again)
 """
 
 import json

@@ -17,8 +17,8 @@ def chaos(lab):
 
 
 SCENARIOS = ["kill-keystone", "kill-haproxy", "kill-keepalived", "kill-mariadb",
-             "kill-rabbitmq-server", "kill-mariadb-everywhere", "poweroff-ctl2", "partition-ctl3", "vip-holder-dies",
-             "all-controllers-power-loss"]
+             "kill-rabbitmq-server", "kill-mariadb-everywhere", "poweroff-ctl2",
+             "partition-ctl3", "vip-holder-dies", "all-controllers-power-loss"]
 # bench/chaos.py also runs poweroff-net1 (a network node lost under load, its router and
 # network moved: neutron_moved_s); tests/lab/test_neutron.py asserts the move, and the suite
 # stays inside CI's time.
