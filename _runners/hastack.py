@@ -1257,51 +1257,57 @@ def _heal_claimed(record, resource, event, minion):
     topo = _pillar(minion).get("hastack") or {}
     started = time.monotonic()
     try:
-        with _heal_lock(), salt.client.get_local_client(__opts__["conf_file"]) as client:
-            view = _heal_view(client, topo, event)
-            action = _heal.plan(topo, event, view)
-            while action.get("wait_for") and \
-                    time.monotonic() - started < _heal.SILENT_WAIT:
+        with salt.client.get_local_client(__opts__["conf_file"]) as client:
+            while True:
+                with _heal_lock():
+                    action = _heal.plan(topo, event, _heal_view(client, topo, event))
+                    if not action.get("wait_for") or \
+                            time.monotonic() - started >= _heal.SILENT_WAIT:
+                        return _heal_decided(client, topo, record, resource, action, started)
+                # Waiting on a silent member is a look, not an action: other heals may act
+                # meanwhile, and the next look is fresh.
                 time.sleep(_heal.SILENT_POLL)
-                view = _heal_view(client, topo, event)
-                action = _heal.plan(topo, event, view)
-            record["action"] = action
-            if action["action"] == "none":
-                return _audit(dict(record, result="nothing-to-do", reason=action["reason"]))
-            if action["action"] == "alert":
-                return _audit(dict(record, result="gave-up", reason=action["reason"]))
-            with _heal_state_lock():
-                state = _heal_state()
-                now = time.time()
-                entry = state.setdefault(resource, {"attempts": [], "alerted": 0})
-                entry["attempts"] = _heal.prune(entry["attempts"], now, _heal.policy(topo))
-                verdict, info = _heal.damp(entry["attempts"], now, _heal.policy(topo))
-                if verdict == "wait":
-                    return _audit(dict(record, result="deferred",
-                                       reason="backoff: %s s before the next attempt" % info))
-                if verdict == "give_up":
-                    if now - entry.get("alerted", 0) < _heal.policy(topo)["window"]:
-                        return _audit(dict(record, result="damped", reason=info))
-                    entry["alerted"] = now
-                    _heal_state(state)
-                    return _audit(dict(record, result="gave-up", reason=info + "; a human is "
-                                       "needed: see `salt-run hastack.status`"))
-                entry["attempts"].append(now)
-                _heal_state(state)
-            ok, what = _heal_act(client, topo, action)
-            if ok is None:             # fixed meanwhile: not an attempt after all
-                with _heal_state_lock():
-                    state = _heal_state()
-                    attempts = state.get(resource, {}).get("attempts", [])
-                    if now in attempts:
-                        attempts.remove(now)
-                        _heal_state(state)
-                return _audit(dict(record, result="nothing-to-do", reason=what))
-            return _audit(dict(record, result="healed" if ok else "failed", done=what,
-                               seconds=round(time.monotonic() - started, 1),
-                               attempt=len(entry["attempts"])))
     except TimeoutError as exc:
         return _audit(dict(record, result="busy", reason=str(exc)))
+
+
+def _heal_decided(client, topo, record, resource, action, started):
+    """Damp, act and audit ``action``, the plan of a fresh look (under the heal lock)."""
+    record["action"] = action
+    if action["action"] == "none":
+        return _audit(dict(record, result="nothing-to-do", reason=action["reason"]))
+    if action["action"] == "alert":
+        return _audit(dict(record, result="gave-up", reason=action["reason"]))
+    with _heal_state_lock():
+        state = _heal_state()
+        now = time.time()
+        entry = state.setdefault(resource, {"attempts": [], "alerted": 0})
+        entry["attempts"] = _heal.prune(entry["attempts"], now, _heal.policy(topo))
+        verdict, info = _heal.damp(entry["attempts"], now, _heal.policy(topo))
+        if verdict == "wait":
+            return _audit(dict(record, result="deferred",
+                               reason="backoff: %s s before the next attempt" % info))
+        if verdict == "give_up":
+            if now - entry.get("alerted", 0) < _heal.policy(topo)["window"]:
+                return _audit(dict(record, result="damped", reason=info))
+            entry["alerted"] = now
+            _heal_state(state)
+            return _audit(dict(record, result="gave-up", reason=info + "; a human is "
+                               "needed: see `salt-run hastack.status`"))
+        entry["attempts"].append(now)
+        _heal_state(state)
+    ok, what = _heal_act(client, topo, action)
+    if ok is None:             # fixed meanwhile: not an attempt after all
+        with _heal_state_lock():
+            state = _heal_state()
+            attempts = state.get(resource, {}).get("attempts", [])
+            if now in attempts:
+                attempts.remove(now)
+                _heal_state(state)
+        return _audit(dict(record, result="nothing-to-do", reason=what))
+    return _audit(dict(record, result="healed" if ok else "failed", done=what,
+                       seconds=round(time.monotonic() - started, 1),
+                       attempt=len(entry["attempts"])))
 
 
 def heal_log(limit=50, resource=None):

@@ -615,6 +615,32 @@ def test_a_recovery_starts_once_the_last_silent_member_answers(good, tmp_path, m
     assert recovered == [2 * heal.SILENT_POLL]
 
 
+def test_other_heals_act_while_a_recovery_waits_on_a_silent_member(good, tmp_path,
+                                                                    monkeypatch):
+    """The wait for a silent member is a look, not an action: it does not hold the heal
+    lock, so a unit elsewhere is healed meanwhile instead of queueing for up to 30 s."""
+    client = FakeClient({
+        "grains.get": lambda n: "Minion did not return. [Not connected]" if n == "ctl3"
+        else True,
+        "ha_galera.status": lambda n: {"primary": False, "synced": False},
+        "ha_heal.ensure_running": lambda n: {"was": "failed", "restarted": True,
+                                             "active": True, "comment": "started"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    clock, during = [0.0], []
+
+    def sleep(seconds):
+        clock[0] += seconds
+        if not during:
+            during.append(None)
+            during[0] = runner.heal(data={"kind": "service", "id": "ctl2",
+                                          "unit": "keystone"})["result"]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner.time, "sleep", sleep)
+    ret = runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
+    assert ret["result"] == "nothing-to-do", ret
+    assert during == ["healed"]
+
+
 @pytest.mark.parametrize("answer, result", [
     ({"restarted": ["neutron-l3-agent"], "skipped": [], "failed": []}, "healed"),
     # Started moments ago (the node just booted): its first report is due, not a restart.
