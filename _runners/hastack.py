@@ -1246,11 +1246,37 @@ def heal(data=None, minion=None, **kwargs):
     paused = _heal_paused()
     if paused:         # before compiling the pillar: a paused master stays cheap
         return _audit(dict(record, result="paused", reason=paused))
+    if _heal.waits_for_galera(event) and _galera_heal_in_flight():
+        return _audit(dict(record, result="deferred", reason="a heal of galera is in "
+                           "progress; this backend is DOWN while the database is"))
     with _heal_claim(resource) as mine:
         if not mine:
             return _audit(dict(record, result="busy",
                                reason="a heal of %s is in progress" % resource))
-        return _heal_claimed(record, resource, event, minion)
+        if resource != "galera":
+            return _heal_claimed(record, resource, event, minion)
+        marker = os.path.join(_state_dir(), GALERA_IN_FLIGHT)
+        with open(marker, "w") as f:
+            f.write(str(time.time()))
+        try:
+            return _heal_claimed(record, resource, event, minion)
+        finally:
+            os.unlink(marker)
+
+
+# Present while a heal of Galera runs (its time inside); one older than a recovery's
+# longest run is what a killed runner left, and ignored.
+GALERA_IN_FLIGHT = "galera-heal.inflight"
+GALERA_IN_FLIGHT_MAX = 900
+
+
+def _galera_heal_in_flight():
+    try:
+        with open(os.path.join(_state_dir(), GALERA_IN_FLIGHT)) as f:
+            since = float(f.read() or 0)
+    except (OSError, ValueError):
+        return False
+    return time.time() - since < GALERA_IN_FLIGHT_MAX
 
 
 def _heal_claimed(record, resource, event, minion):

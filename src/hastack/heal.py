@@ -158,6 +158,16 @@ def resource_of(event):
     raise ValueError("unknown event kind %r" % kind)
 
 
+def waits_for_galera(event):
+    """Does this event's heal wait while a heal of Galera is in flight? A haproxy backend
+    DOWN of an API (every API hastack balances uses the database) is how a Galera outage
+    looks from haproxy: restarting a unit that runs cannot fix it. After the power loss of
+    every controller, fifteen such heals (each found its unit active) held the heal lock for
+    60 s ahead of the Galera recovery (CI-like run of 2026-12-07). Not acted on then; the
+    beacon reports it again if it outlasts the recovery."""
+    return event.get("kind") == "backend" and event.get("service") != "galera"
+
+
 def plan(topo, event, view):
     """The action for ``event`` given the master's fresh ``view`` of the cluster.
 

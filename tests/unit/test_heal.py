@@ -806,3 +806,63 @@ def test_runner_galera_join_leaves_a_starting_member_to_its_unit(good, tmp_path,
     assert ok is False and "left to finish" in what
     assert client.calls == [("ha_heal.ensure_running", ("ctl3",),
                              ("mariadb", "restart_starting=False"))]
+
+
+@pytest.mark.parametrize("event, waits", [
+    ({"kind": "backend", "service": "keystone", "server": "ctl2"}, True),
+    ({"kind": "backend", "service": "neutron", "server": "ctl2"}, True),
+    ({"kind": "backend", "service": "galera", "server": "ctl2"}, False),
+    ({"kind": "service", "node": "ctl2", "unit": "keystone"}, False),
+    ({"kind": "vip", "node": "ctl1", "vip": "api"}, False),
+])
+def test_only_api_backends_wait_for_a_galera_heal(event, waits):
+    assert heal.waits_for_galera(event) is waits
+
+
+def test_api_backends_down_are_deferred_while_galera_is_healed(good, tmp_path, monkeypatch):
+    """After a power loss every API backend is DOWN because the database is: those heals
+    step aside while Galera's runs instead of holding the heal lock ahead of it; a unit that
+    failed is still started, and once Galera's heal ends the backends are healed again."""
+    client = FakeClient({
+        "grains.get": lambda n: "Minion did not return. [Not connected]" if n == "ctl3"
+        else True,
+        "ha_galera.status": lambda n: {"primary": False, "synced": False},
+        "ha_heal.ensure_running": lambda n: {"was": "failed", "restarted": True,
+                                             "active": True, "comment": "started"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    clock, during = [0.0], {}
+    backend = {"kind": "backend", "id": "ctl1", "service": "keystone", "server": "ctl2",
+               "state": "DOWN"}
+
+    def sleep(seconds):
+        clock[0] += seconds
+        if not during:
+            during["backend"] = runner.heal(data=backend)
+            during["unit"] = runner.heal(data={"kind": "service", "id": "ctl2",
+                                               "unit": "keystone"})["result"]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner.time, "sleep", sleep)
+    runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
+    assert during["backend"]["result"] == "deferred"
+    assert "galera" in during["backend"]["reason"]
+    assert during["unit"] == "healed"
+    restarts = [c for c in client.calls if c[0] == "ha_heal.ensure_running"]
+    assert restarts == [("ha_heal.ensure_running", ("ctl2",), ("keystone",))]
+    # Galera's heal is over: a backend's own heal runs again.
+    assert runner.heal(data=dict(backend, server="ctl1"))["result"] == "healed"
+
+
+def test_a_galera_marker_a_killed_runner_left_is_ignored(good, tmp_path, monkeypatch):
+    client = FakeClient({"grains.get": lambda n: True,
+                         "ha_heal.ensure_running": lambda n: {
+                             "was": "failed", "restarted": True, "active": True,
+                             "comment": "started"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    marker = tmp_path / "hastack" / runner.GALERA_IN_FLIGHT
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text(str(time.time() - runner.GALERA_IN_FLIGHT_MAX - 1))
+    backend = {"kind": "backend", "id": "ctl1", "service": "keystone", "server": "ctl2",
+               "state": "DOWN"}
+    assert runner.heal(data=backend)["result"] == "healed"
+    marker.write_text(str(time.time()))
+    assert runner.heal(data=backend)["result"] == "deferred"
