@@ -609,10 +609,12 @@ def test_a_recovery_starts_once_the_last_silent_member_answers(good, tmp_path, m
     monkeypatch.setattr(runner.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     recovered = []
     monkeypatch.setattr(runner, "galera_recover", lambda: recovered.append(clock[0]) or {
-        "result": True, "steps": ["+1.0s Primary component of 3 nodes in 1.0 s"]})
+        "result": True, "steps": ["+0.5s decision: bootstrap ctl1",
+                                  "+1.0s Primary component of 3 nodes"]})
     ret = runner.heal(data={"kind": "galera", "id": "ctl1", "state": "non-primary"})
     assert ret["result"] == "healed", ret
     assert recovered == [2 * heal.SILENT_POLL]
+    assert ret["done"] == "+0.5s decision: bootstrap ctl1; +1.0s Primary component of 3 nodes"
 
 
 def test_other_heals_act_while_a_recovery_waits_on_a_silent_member(good, tmp_path,
