@@ -70,9 +70,11 @@ def grastate():
         return None
 
 
-def write_grastate(text):
+def write_grastate(text=None, by_node=None):
     """
     Replace ``grastate.dat`` (owned by mysql, mode 0660). Refused while MariaDB runs.
+    ``by_node``: ``{node: text}`` instead of ``text``, so one call writes every member's
+    own file at once; each takes its entry (none: nothing to write here).
 
     CLI Example:
 
@@ -80,6 +82,10 @@ def write_grastate(text):
 
         salt ctl2 ha_galera.write_grastate "$(cat grastate.dat)"
     """
+    if by_node is not None:
+        text = by_node.get(__grains__["id"])
+        if text is None:
+            return {"result": True, "comment": "no grastate.dat for this node"}
     if _running():
         return {"result": False, "comment": "MariaDB is running: grastate.dat is its to write"}
     galera.parse_grastate(text)  # refuses what it cannot read

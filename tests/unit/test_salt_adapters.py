@@ -175,3 +175,21 @@ def test_galera_bootstrap_makes_the_sst_user_only_when_asked_and_started(monkeyp
         "Res", (), {"returncode": 1, "stdout": "", "stderr": "failed"})())
     assert mod.bootstrap(sst_user=True) == {"result": False, "comment": "failed"}
     assert made == [1]
+
+
+def test_galera_write_grastate_by_node_writes_this_nodes_entry(monkeypatch, tmp_path):
+    """One call writes every member's grastate.dat: each minion takes its own entry."""
+    mod = load("_modules", "ha_galera", __grains__={"id": "ctl2"})
+    monkeypatch.setattr(mod, "DATADIR", str(tmp_path))
+    monkeypatch.setattr(mod, "GRASTATE", str(tmp_path / "grastate.dat"))
+    monkeypatch.setattr(mod, "_running", lambda: False)
+    text = ("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\n"
+            "safe_to_bootstrap: %d\n")
+    uuid = "163d3dec-f290-11f1-8ae1-1ba1160e7667"
+    plan = {"ctl1": text % (uuid, 1795, 1), "ctl2": text % (uuid, 1794, 0)}
+    assert mod.write_grastate(by_node=plan)["result"] is True
+    assert (tmp_path / "grastate.dat").read_text() == plan["ctl2"]
+    mod.__grains__ = {"id": "ctl3"}
+    assert mod.write_grastate(by_node=plan) == {"result": True,
+                                                "comment": "no grastate.dat for this node"}
+    assert (tmp_path / "grastate.dat").read_text() == plan["ctl2"]
