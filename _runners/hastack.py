@@ -1254,8 +1254,7 @@ def heal(data=None, minion=None, **kwargs):
     if paused:         # before compiling the pillar: a paused master stays cheap
         return _audit(dict(record, result="paused", reason=paused))
     if _heal.waits_for_galera(event) and _galera_heal_in_flight():
-        return _audit(dict(record, result="deferred", reason="a heal of galera is in "
-                           "progress; this backend is DOWN while the database is"))
+        return _audit(dict(record, result="deferred", reason=GALERA_FIRST))
     with _heal_claim(resource) as mine:
         if not mine:
             return _audit(dict(record, result="busy",
@@ -1275,6 +1274,7 @@ def heal(data=None, minion=None, **kwargs):
 # longest run is what a killed runner left, and ignored.
 GALERA_IN_FLIGHT = "galera-heal.inflight"
 GALERA_IN_FLIGHT_MAX = 900
+GALERA_FIRST = "a heal of galera is in progress; this backend is DOWN while the database is"
 
 
 def _galera_heal_in_flight():
@@ -1293,6 +1293,9 @@ def _heal_claimed(record, resource, event, minion):
         with salt.client.get_local_client(__opts__["conf_file"]) as client:
             while True:
                 with _heal_lock():
+                    if _heal.waits_for_galera(event) and _galera_heal_in_flight():
+                        # Queued for the lock before Galera's heal began: still its turn.
+                        return _audit(dict(record, result="deferred", reason=GALERA_FIRST))
                     action = _heal.plan(topo, event, _heal_view(client, topo, event))
                     if not action.get("wait_for") or \
                             time.monotonic() - started >= _heal.SILENT_WAIT:

@@ -868,3 +868,27 @@ def test_a_galera_marker_a_killed_runner_left_is_ignored(good, tmp_path, monkeyp
     assert runner.heal(data=backend)["result"] == "healed"
     marker.write_text(str(time.time()))
     assert runner.heal(data=backend)["result"] == "deferred"
+
+
+def test_a_backend_heal_queued_before_galeras_yields_once_it_has_the_lock(good, tmp_path,
+                                                                          monkeypatch):
+    """A backend heal that passed the door before Galera's heal began, and waited for the
+    heal lock, still steps aside when it gets it."""
+    client = FakeClient({"grains.get": lambda n: True,
+                         "ha_heal.ensure_running": lambda n: {
+                             "was": "active", "restarted": False, "active": True,
+                             "comment": "already active"}})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    real_lock = runner._heal_lock
+
+    @runner.contextlib.contextmanager
+    def lock_then_galera_begins(*a, **kw):
+        with real_lock(*a, **kw):
+            marker = tmp_path / "hastack" / runner.GALERA_IN_FLIGHT
+            marker.write_text(str(time.time()))
+            yield
+    monkeypatch.setattr(runner, "_heal_lock", lock_then_galera_begins)
+    ret = runner.heal(data={"kind": "backend", "id": "ctl1", "service": "keystone",
+                            "server": "ctl2", "state": "DOWN"})
+    assert ret["result"] == "deferred" and ret["reason"] == runner.GALERA_FIRST
+    assert not [c for c in client.calls if c[0] == "ha_heal.ensure_running"]
