@@ -617,16 +617,22 @@ def test_a_recovery_starts_once_the_last_silent_member_answers(good, tmp_path, m
     assert ret["done"] == "+0.5s decision: bootstrap ctl1; +1.0s Primary component of 3 nodes"
 
 
-def test_other_heals_act_while_a_recovery_waits_on_a_silent_member(good, tmp_path,
-                                                                    monkeypatch):
-    """The wait for a silent member is a look, not an action: it does not hold the heal
-    lock, so a unit elsewhere is healed meanwhile instead of queueing for up to 30 s."""
-    client = FakeClient({
+def ctl3_silent_no_primary():
+    """No Primary component anywhere and ctl3's minion silent (a Galera heal waits on it);
+    a unit restart answers that it started."""
+    return FakeClient({
         "grains.get": lambda n: "Minion did not return. [Not connected]" if n == "ctl3"
         else True,
         "ha_galera.status": lambda n: {"primary": False, "synced": False},
         "ha_heal.ensure_running": lambda n: {"was": "failed", "restarted": True,
                                              "active": True, "comment": "started"}})
+
+
+def test_other_heals_act_while_a_recovery_waits_on_a_silent_member(good, tmp_path,
+                                                                    monkeypatch):
+    """The wait for a silent member is a look, not an action: it does not hold the heal
+    lock, so a unit elsewhere is healed meanwhile instead of queueing for up to 30 s."""
+    client = ctl3_silent_no_primary()
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     clock, during = [0.0], []
 
@@ -825,12 +831,7 @@ def test_api_backends_down_are_deferred_while_galera_is_healed(good, tmp_path, m
     """After a power loss every API backend is DOWN because the database is: those heals
     step aside while Galera's runs instead of holding the heal lock ahead of it; a unit that
     failed is still started, and once Galera's heal ends the backends are healed again."""
-    client = FakeClient({
-        "grains.get": lambda n: "Minion did not return. [Not connected]" if n == "ctl3"
-        else True,
-        "ha_galera.status": lambda n: {"primary": False, "synced": False},
-        "ha_heal.ensure_running": lambda n: {"was": "failed", "restarted": True,
-                                             "active": True, "comment": "started"}})
+    client = ctl3_silent_no_primary()
     runner = heal_runner(good, tmp_path, client, monkeypatch)
     clock, during = [0.0], {}
     backend = {"kind": "backend", "id": "ctl1", "service": "keystone", "server": "ctl2",
