@@ -1253,21 +1253,14 @@ def heal(data=None, minion=None, **kwargs):
     paused = _heal_paused()
     if paused:         # before compiling the pillar: a paused master stays cheap
         return _audit(dict(record, result="paused", reason=paused))
-    if _heal.waits_for_galera(event) and _galera_heal_in_flight():
+    if _yields_to_galera(event):   # before compiling the pillar, as a pause
         return _audit(dict(record, result="deferred", reason=GALERA_FIRST))
     with _heal_claim(resource) as mine:
         if not mine:
             return _audit(dict(record, result="busy",
                                reason="a heal of %s is in progress" % resource))
-        if resource != "galera":
+        with _galera_in_flight(resource):
             return _heal_claimed(record, resource, event, minion)
-        marker = os.path.join(_state_dir(), GALERA_IN_FLIGHT)
-        with open(marker, "w") as f:
-            f.write(str(time.time()))
-        try:
-            return _heal_claimed(record, resource, event, minion)
-        finally:
-            os.unlink(marker)
 
 
 # Present while a heal of Galera runs (its time inside); one older than a recovery's
@@ -1277,7 +1270,25 @@ GALERA_IN_FLIGHT_MAX = 900
 GALERA_FIRST = "a heal of galera is in progress; this backend is DOWN while the database is"
 
 
-def _galera_heal_in_flight():
+@contextlib.contextmanager
+def _galera_in_flight(resource):
+    """Marks a heal of Galera as in flight while it runs; any other resource: nothing."""
+    if resource != "galera":
+        yield
+        return
+    marker = os.path.join(_state_dir(), GALERA_IN_FLIGHT)
+    with open(marker, "w") as f:
+        f.write(str(time.time()))
+    try:
+        yield
+    finally:
+        os.unlink(marker)
+
+
+def _yields_to_galera(event):
+    """Does this event's heal step aside now: it waits for Galera, and Galera's is running?"""
+    if not _heal.waits_for_galera(event):
+        return False
     try:
         with open(os.path.join(_state_dir(), GALERA_IN_FLIGHT)) as f:
             since = float(f.read() or 0)
@@ -1293,7 +1304,7 @@ def _heal_claimed(record, resource, event, minion):
         with salt.client.get_local_client(__opts__["conf_file"]) as client:
             while True:
                 with _heal_lock():
-                    if _heal.waits_for_galera(event) and _galera_heal_in_flight():
+                    if _yields_to_galera(event):
                         # Queued for the lock before Galera's heal began: still its turn.
                         return _audit(dict(record, result="deferred", reason=GALERA_FIRST))
                     action = _heal.plan(topo, event, _heal_view(client, topo, event))
