@@ -56,11 +56,26 @@ hastack-galera-restart-soon:
         [Service]
         RestartSec=1
 
+{#- Debian's unit recovers the position from InnoDB (galera_recovery) before every start;
+    Galera uses it only after a crash (hastack/galera_prestart.py). The drop-in replaces
+    the package's one ExecStartPre, which does only that (mariadb 10.11, bookworm). #}
+hastack-galera-start-position:
+  file.managed:
+    - name: /etc/systemd/system/mariadb.service.d/hastack-start-position.conf
+    - makedirs: True
+    - contents: |
+        # Managed by hastack: recover the start position from InnoDB only after a crash
+        # (grastate.dat seqno -1), the only time Galera uses it.
+        [Service]
+        ExecStartPre=
+        ExecStartPre={{ grains['pythonexecutable'] }} -m hastack.galera_prestart
+
 hastack-galera-restart-soon-loaded:
   cmd.run:
     - name: systemctl daemon-reload
     - onchanges:
       - file: hastack-galera-restart-soon
+      - file: hastack-galera-start-position
 
 hastack-galera-health-unit:
   file.managed:

@@ -112,6 +112,21 @@ def parse_grastate(text):
     return out
 
 
+def start_position_needed(grastate_text):
+    """Must MariaDB's start first recover its position from InnoDB (``galera_recovery``, a
+    whole InnoDB start)? Galera takes a position given at start only when ``grastate.dat``
+    says seqno -1 (a crash) under the same UUID; otherwise it starts from ``grastate.dat``
+    and ignores it (``ReplicatorSMM``'s constructor). So only then, or when the file is
+    missing or unreadable (Debian's unit recovers before every start).
+    ``grastate_text``: the file's text, or None when it does not exist."""
+    if grastate_text is None:
+        return True
+    try:
+        return parse_grastate(grastate_text)["seqno"] < 0
+    except ValueError:
+        return True
+
+
 def render_grastate(uuid, seqno, safe_to_bootstrap):
     return ("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\n"
             "safe_to_bootstrap: %d\n" % (uuid, seqno, 1 if safe_to_bootstrap else 0))

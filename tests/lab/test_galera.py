@@ -1,8 +1,9 @@
-"""Galera in the lab: a 3-node Primary from deploy, a single node's crash healed by IST, and
-a full outage under a writer recovered by galera_recover with every acknowledged row kept;
+"""Galera in the lab: a 3-node Primary from deploy, a single node's crash healed by IST (its
+position recovered from InnoDB first, which a clean restart skips), and a full outage under a writer recovered by galera_recover with every acknowledged row kept;
 the refusals name the node at fault."""
 
 import contextlib
+import re
 import secrets
 import time
 
@@ -65,10 +66,32 @@ def test_a_killed_node_rejoins_by_ist(lab):
                  == "active" and primary_of_size(lab, "ctl3"), timeout=120,
                  what="ctl3 to rejoin")
     log = lab.sh("ctl3", "journalctl", "-u", "mariadb", "--since", since, "--no-pager").stdout
+    # After a crash grastate.dat says -1: the start recovers the position from InnoDB.
+    assert RECOVERY_PASS.search(log), log[-3000:]
+    assert_no_full_copy(log)
+
+
+# galera_recovery's line in the unit's journal (mariadbd's own says "position from storage").
+RECOVERY_PASS = re.compile(r"WSREP: Recovered position [0-9a-f-]{36}:\d+")
+
+
+def assert_no_full_copy(log):
     assert ("IST received" in log or "Receiving IST" in log
             or "state transfer needed: no" in log), log[-3000:]
     assert "State transfer required" not in log or "SST" not in log.split(
         "State transfer required")[-1].split("\n")[0]
+
+
+def test_a_clean_restart_starts_from_grastate_and_rejoins_by_ist(lab):
+    since = lab.sh("ctl2", "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+    assert lab.sh("ctl2", "systemctl", "restart", "mariadb").returncode == 0
+    lab.wait_for(lambda: primary_of_size(lab, "ctl2"), timeout=120, what="ctl2 to rejoin")
+    log = lab.sh("ctl2", "journalctl", "-u", "mariadb", "--since", since, "--no-pager").stdout
+    # The clean stop wrote the seqno, which Galera starts from: no recovery pass first.
+    saved = re.search(r"Found saved state: [0-9a-f-]{36}:(-?\d+)", log)
+    assert saved and int(saved.group(1)) >= 0, log[-3000:]
+    assert not RECOVERY_PASS.search(log), log[-3000:]
+    assert_no_full_copy(log)
 
 
 def _kill_all(lab):

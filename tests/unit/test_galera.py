@@ -90,6 +90,16 @@ def test_grastate_round_trip():
                                               "safe_to_bootstrap": False}
 
 
+def test_start_position_needed_only_after_a_crash():
+    assert not galera.start_position_needed(galera.render_grastate(U1, 1234, False))
+    assert not galera.start_position_needed(galera.render_grastate(U1, 0, True))
+    # A crash leaves -1; no file, or one that cannot be read, recovers as Debian's unit does.
+    assert galera.start_position_needed(galera.render_grastate(U1, -1, False))
+    assert galera.start_position_needed(None)
+    assert galera.start_position_needed("uuid: %s\nseqno: twelve\n" % U1)
+    assert galera.start_position_needed("")
+
+
 def test_parse_recovered_takes_the_last_position():
     log = ("2026-11-22  3:00:00 0 [Note] WSREP: Recovered position: %s:17\n"
            "2026-11-22  3:00:01 0 [Note] WSREP: Recovered position: %s:1621\n" % (U1, U1))
