@@ -127,19 +127,31 @@ def recover():
     return {"uuid": found[0], "seqno": found[1]}
 
 
-def report():
+def report(stop_outside_primary=False, kill_after=None):
     """
     Everything the election needs from this node: running/Primary/Synced, whether it has
     data, its cluster UUID and last committed seqno (recovered from InnoDB after a crash).
+
+    stop_outside_primary
+        first stop a MariaDB that runs outside a Primary component (``stop``, killed after
+        ``kill_after`` seconds), so its position can be read in the same call. Only
+        ``salt-run hastack.galera_recover`` asks it, once no member is in a Primary
+        component. The report then says ``stopped``.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt -L ctl1,ctl2,ctl3 ha_galera.report
+        salt -L ctl1,ctl2,ctl3 ha_galera.report stop_outside_primary=True kill_after=1
     """
     out = {"running": bool(_running())}
     live = status() if out["running"] else None
+    if stop_outside_primary and out["running"] and not (live and live["primary"]):
+        stopped = stop(kill_after=kill_after)
+        if not stopped["result"]:
+            return dict(out, error="stopping it failed: " + stopped["comment"])
+        out, live = {"running": False, "stopped": True}, None
     if live:
         out.update(primary=live["primary"], synced=live["synced"], has_grastate=True,
                    uuid=live["cluster_uuid"], seqno=live["last_committed"])

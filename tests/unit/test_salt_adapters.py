@@ -121,6 +121,50 @@ def test_galera_join_starts_a_stopped_member_without_stopping_anything(monkeypat
                      ["start", "mariadb"], ["unset-environment", "MYSQLD_OPTS"]]
 
 
+U1 = "2dbf1857-f2a2-11f1-a878-1390e1f5cbde"
+
+
+def reporting_member(monkeypatch, live):
+    """ha_galera on a member that runs (``live``: its wsrep status, None when it waits for a
+    Primary component and does not answer) until stopped; a crash left grastate at -1."""
+    mod, calls = galera_module(monkeypatch, stops_after=None)
+    clock = [0.0]
+    monkeypatch.setattr(mod.time, "monotonic", lambda: clock.__setitem__(0, clock[0] + 1)
+                        or clock[0])
+    monkeypatch.setattr(mod, "status", lambda: live if mod._running() else None)
+    monkeypatch.setattr(mod, "grastate", lambda: {"uuid": U1, "seqno": -1,
+                                                  "safe_to_bootstrap": False})
+    monkeypatch.setattr(mod, "recover", lambda: {"uuid": U1, "seqno": 4242})
+    return mod, calls
+
+
+def test_galera_report_can_stop_a_member_outside_the_primary_and_read_its_position(
+        monkeypatch):
+    mod, calls = reporting_member(monkeypatch, live=None)
+    assert mod.report()["running"] is True and calls == []     # only asked: nothing done
+    rep = mod.report(stop_outside_primary=True, kill_after=1)
+    assert calls == [["stop", "--no-block", "mariadb"], ["kill", "-s", "KILL", "mariadb"]]
+    assert rep == {"running": False, "stopped": True, "has_grastate": True, "uuid": U1,
+                   "seqno": 4242, "safe_to_bootstrap": False}
+
+
+def test_galera_report_never_stops_a_primary_member(monkeypatch):
+    live = {"primary": True, "synced": True, "ready": True, "cluster_uuid": U1,
+            "last_committed": 99}
+    mod, calls = reporting_member(monkeypatch, live=live)
+    rep = mod.report(stop_outside_primary=True, kill_after=1)
+    assert calls == [] and rep["running"] and rep["primary"] and rep["seqno"] == 99
+
+
+def test_galera_report_names_a_stop_that_failed(monkeypatch):
+    mod, calls = reporting_member(monkeypatch, live=None)
+    monkeypatch.setattr(mod, "stop", lambda kill_after=None: {
+        "result": False, "comment": "mariadb still running after SIGKILL"})
+    rep = mod.report(stop_outside_primary=True, kill_after=1)
+    assert rep == {"running": True,
+                   "error": "stopping it failed: mariadb still running after SIGKILL"}
+
+
 def heal_module(monkeypatch, states):
     """ha_heal with systemctl faked: ``is-active`` answers ``states`` in turn (the last
     one from then on); records every other systemctl call."""
