@@ -104,10 +104,7 @@ def _problems(topo, node, settings, now, held):
             found["galera"] = {"kind": "galera", "node": node, "state": problem}
     rabbit = topo.get("services", {}).get("rabbitmq") or {}
     if node in rabbit.get("nodes", []):
-        if now - _SEEN["rabbit_at"] >= settings["rabbitmq_every"]:
-            _SEEN["rabbit_at"] = now
-            _SEEN["rabbit"] = __salt__["ha_rabbitmq.status"]()
-        status = _SEEN["rabbit"]
+        status = _asked("rabbit", settings["rabbitmq_every"], now, __salt__["ha_rabbitmq.status"])
         if isinstance(status, dict) and (status.get("partitions") or status.get("alarms")):
             found["rabbitmq"] = {"kind": "rabbitmq", "node": node,
                                  "partitions": status.get("partitions"),
@@ -135,10 +132,8 @@ def _neutron_problems(topo, node, settings, now, held):
     vips = loadbalancer.service_vips(svc)
     if not held or not vips or vips[0] not in held or node not in svc.get("nodes", []):
         return {}
-    if now - _SEEN["neutron_at"] >= settings["neutron_every"]:
-        _SEEN["neutron_at"] = now
-        _SEEN["neutron"] = __salt__["ha_neutron.agents"](hosted=False)
-    answer = _SEEN["neutron"]
+    answer = _asked("neutron", settings["neutron_every"], now,
+                    lambda: __salt__["ha_neutron.agents"](hosted=False))
     if not isinstance(answer, dict) or not answer.get("ok"):
         return {}
     agents = answer["agents"]
@@ -158,6 +153,31 @@ def _neutron_problems(topo, node, settings, now, held):
         "live": any(neutron.live(a) and neutron.on_host(a, host) for a in agents),
         "live_elsewhere": neutron.live_elsewhere(agents, host)}, **extra)
         for host, kinds in hosts.items()}
+
+
+# The slow questions run on threads of their own, one of each in flight at most: rabbitmqctl
+# (3-6 s on the loaded lab, up to a minute with a peer down) and Neutron's API (3-6 s to
+# answer 500 while the database is down; its timeout is 10 s). A check takes the last answer
+# and never waits for them, so they do not delay what the node sees itself: when both were
+# due, a check took as long as both (on 2026-12-08 a Galera outage's first event came 9 s
+# after the kill).
+_SLOW = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ha_health_ask")
+
+
+def _asked(name, every, now, ask):
+    """The last answer of ``ask()`` (None until the first one, or when it failed); asked
+    again every ``every`` seconds, once the previous question has been answered."""
+    pending = _RUNNING.get(name)
+    if pending is not None and pending.done():
+        _RUNNING[name] = None
+        try:
+            _SEEN[name] = pending.result()
+        except Exception:  # a question that failed is no answer: no problem seen
+            _SEEN[name] = None
+    if _RUNNING.get(name) is None and now - _SEEN[name + "_at"] >= every:
+        _SEEN[name + "_at"] = now
+        _RUNNING[name] = _SLOW.submit(contextvars.copy_context().run, ask)
+    return _SEEN[name]
 
 
 def _vip_changes(node, held):

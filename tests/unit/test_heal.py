@@ -344,6 +344,38 @@ def test_beacon_reports_changes_and_asks_each_source_once_per_run(good, monkeypa
     assert [(e["tag"], e["vip"], e["held"]) for e in second] == [("vip", "api", False)]
 
 
+def test_a_slow_question_never_delays_what_the_node_sees_itself(good, monkeypatch):
+    """rabbitmqctl and Neutron's API answer in seconds under load: a check does not wait for
+    them, and uses an answer once it came."""
+    import threading
+
+    release, asked = threading.Event(), []
+
+    def rabbit_status():
+        asked.append(1)
+        release.wait(10)
+        return {"partitions": {"ctl1": ["ctl3"]}, "alarms": []}
+    beacon = load("_beacons", "ha_health", __grains__={"id": "ctl1"}, __salt__={
+        "ha_topology.get": lambda: good, "ha_vip.held": lambda: {"db": {}},
+        "ha_haproxy.backends": lambda: {"galera": {"ctl1": "DOWN", "ctl2": "UP"}},
+        "ha_rabbitmq.status": rabbit_status})
+    monkeypatch.setattr(beacon, "_unit_states", lambda units: {u: "active" for u in units})
+    monkeypatch.setattr(beacon.galera_health, "local_status", lambda: dict(SYNCED))
+    started = time.monotonic()
+    first = beacon._check()
+    assert time.monotonic() - started < 1
+    assert [(e["tag"], e.get("server")) for e in first] == [("backend", "ctl1")]
+    assert beacon._check() == [] and len(asked) == 1      # not asked again while it runs
+    release.set()
+    for _ in range(100):
+        events = beacon._check()
+        if events:
+            break
+        time.sleep(0.02)
+    assert [(e["tag"], e["partitions"]) for e in events] == [("rabbitmq", {"ctl1": ["ctl3"]})]
+    assert len(asked) == 1           # the next question only after rabbitmq_every seconds
+
+
 def test_a_slow_check_never_holds_the_minion_and_is_not_queued_twice(good, monkeypatch):
     """The beacon runs on the minion's event loop, which also receives its jobs: a check
     slower than the beacon's wait is collected by a later call, and no second check is
