@@ -7,6 +7,7 @@ network has no DHCP subnet, so an agent hosts them without plugging anything."""
 
 import time
 
+from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -41,11 +42,34 @@ class Networking:
         network = self.sess.post(self.url + "/networks", json={"network": {
             "name": name}}).json()["network"]["id"]
         found = self.agents()
-        self.sess.post("%s/agents/%s/l3-routers" % (self.url, self.agent(
-            neutron.L3, host, found)["id"]), json={"router_id": router})
-        self.sess.post("%s/agents/%s/dhcp-networks" % (self.url, self.agent(
-            neutron.DHCP, host, found)["id"]), json={"network_id": network})
+        self._host_only(self.agent(neutron.L3, host, found)["id"], "routers", router,
+                        "l3-agents", "l3-routers", "router_id")
+        self._host_only(self.agent(neutron.DHCP, host, found)["id"], "networks", network,
+                        "dhcp-agents", "dhcp-networks", "network_id")
         return router, network
+
+    def _host_only(self, agent, kind, rid, agents_path, hosted_path, key):
+        """``agent`` alone hosts ``rid``. An L3 agent that resyncs (restarted by a heal just
+        before) schedules a new router by itself (router_auto_schedule): Neutron then
+        answers 409 to placing it elsewhere (seen when the lab tests of healing ran right
+        before)."""
+        def hosts():
+            return {a["id"] for a in self.sess.get("%s/%s/%s/%s" % (
+                self.url, kind, rid, agents_path)).json()["agents"]}
+        for _ in range(5):
+            now = hosts()
+            if now == {agent}:
+                return
+            for other in now - {agent}:
+                self.sess.delete("%s/agents/%s/%s/%s" % (self.url, other, hosted_path, rid))
+            if agent not in now:
+                try:
+                    self.sess.post("%s/agents/%s/%s" % (self.url, agent, hosted_path),
+                                   json={key: rid})
+                except ks_exc.Conflict:       # scheduled elsewhere meanwhile: look again
+                    time.sleep(1)
+        if hosts() != {agent}:
+            raise RuntimeError("could not place %s %s on agent %s alone" % (kind, rid, agent))
 
     def remove(self, router, network):
         self.sess.delete(self.url + "/routers/" + router, raise_exc=False)
