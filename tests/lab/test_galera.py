@@ -1,6 +1,7 @@
 """Galera in the lab: a 3-node Primary from deploy, a single node's crash healed by IST (its
-position recovered from InnoDB first, which a clean restart skips), and a full outage under a writer recovered by galera_recover with every acknowledged row kept;
-the refusals name the node at fault."""
+position recovered from InnoDB first, which a clean restart skips), and a full outage under a
+writer recovered by galera_recover with every acknowledged row kept; the refusals name the
+node at fault."""
 
 import contextlib
 import re
