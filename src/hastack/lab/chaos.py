@@ -160,14 +160,32 @@ class Chaos:
                      for n in self.topo["services"]["rabbitmq"]["nodes"]]
         return load.amqp_params(creds, addresses)
 
-    def fresh_queue(self, name):
+    def fresh_queue(self, name, tries=10):
+        """An empty quorum queue ``name``. Declared right after its deletion, a quorum queue
+        can meet its old Raft member still terminating: the broker closes the connection
+        (541 INTERNAL_ERROR, ra ``already_started``; seen running the suite twice on one
+        lab). Then it is declared again, a second later."""
         import pika
 
         conn = pika.BlockingConnection(self.amqp())
-        ch = conn.channel()
-        ch.queue_delete(name)
-        ch.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
-        conn.close()
+        try:
+            conn.channel().queue_delete(name)
+        finally:
+            if conn.is_open:
+                conn.close()
+        for attempt in range(tries):
+            conn = pika.BlockingConnection(self.amqp())
+            try:
+                conn.channel().queue_declare(name, durable=True,
+                                             arguments={"x-queue-type": "quorum"})
+                return
+            except pika.exceptions.AMQPError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(1)
+            finally:
+                if conn.is_open:
+                    conn.close()
 
     # -- one scenario ------------------------------------------------------------------------
     def run(self, name, inject, undo=None, undo_after=15.0, watch_unit=None,
