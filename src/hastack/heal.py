@@ -31,8 +31,8 @@ Safety rules, in the order they apply:
   the load balancers, preferred first.
 - A RabbitMQ partition: the nodes outside the largest side (ties: the side with the seed) are
   restarted, so they rejoin; an alarm (memory, disk) is reported, never "healed" by restart.
-- A haproxy backend DOWN: the service's unit is restarted on that backend node; an API's
-  waits while a heal of Galera is in flight (:func:`waits_for_galera`).
+- A haproxy backend DOWN: the service's unit is restarted on that backend node; an API
+  backend's heal waits while a heal of Galera is in flight (:func:`waits_for_galera`).
 - Only on nodes orch.deploy has rolled out (:data:`ROLLED_OUT_GRAIN`): a node being added is
   left to the rollout, so healing never starts a joiner's MariaDB or a unit not yet installed.
 
